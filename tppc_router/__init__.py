@@ -1,0 +1,1 @@
+"""tppc-router."""

@@ -1,0 +1,169 @@
+"""The config schema: ``tppc:``, the legacy ``packycode:`` block, ``router:``,
+``server:`` and ``remote-management:``.
+
+Field names are snake_case in Python and kebab-case in YAML (``base-url``); the
+loader folds YAML keys to snake_case before validation, and dumps use kebab-case.
+Types are checked here; the cross-field rules (unique names, URLs, keys of
+enabled providers) live in :mod:`tppc_router.sanitize`, which reports every
+problem at once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .secret import Secret
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DEFAULT_REASONING_EFFORT",
+    "HealthCheckSection",
+    "PackycodeConfig",
+    "ProviderConfig",
+    "RemoteManagementSection",
+    "RouterSection",
+    "ServerSection",
+    "Settings",
+    "StateSection",
+    "TppcSection",
+    "kebab",
+]
+
+DEFAULT_MODEL = "gpt-5"
+DEFAULT_REASONING_EFFORT = "high"
+Effort = Literal["low", "medium", "high"]
+
+
+def kebab(name: str) -> str:
+    """``base_url`` -> ``base-url``: how a field is spelled in YAML and in paths."""
+    return name.replace("_", "-")
+
+
+_MODEL_CONFIG = ConfigDict(
+    extra="forbid",
+    alias_generator=AliasGenerator(serialization_alias=kebab),
+    validate_assignment=False,
+)
+
+
+class _Section(BaseModel):
+    model_config = _MODEL_CONFIG
+
+
+class ProviderConfig(_Section):
+    """One third-party provider. A disabled provider may be incomplete."""
+
+    name: str = ""
+    enabled: bool = True
+    base_url: str = ""
+    api_key: Secret | None = None
+    order: int | None = None
+    # Where the key came from: "literal" or the reference as written ("os.environ/NAME").
+    _key_source: str = PrivateAttr(default="literal")
+
+    @property
+    def key_source(self) -> str:
+        return self._key_source
+
+
+class TppcSection(_Section):
+    models: list[str] = Field(default_factory=lambda: [DEFAULT_MODEL])
+    providers: list[ProviderConfig] = Field(default_factory=list)
+
+
+class PackycodePrivacy(_Section):
+    disable_response_storage: bool = True
+
+
+class PackycodeDefaults(_Section):
+    model: str = DEFAULT_MODEL
+    model_reasoning_effort: str = DEFAULT_REASONING_EFFORT
+
+
+class PackycodeCredentials(_Section):
+    openai_api_key: Secret | None = None
+
+
+class PackycodeConfig(_Section):
+    """The legacy single-provider block. Served first when enabled."""
+
+    enabled: bool = False
+    base_url: str = ""
+    requires_openai_auth: bool = True
+    wire_api: str = "responses"
+    privacy: PackycodePrivacy = Field(default_factory=PackycodePrivacy)
+    defaults: PackycodeDefaults = Field(default_factory=PackycodeDefaults)
+    credentials: PackycodeCredentials = Field(default_factory=PackycodeCredentials)
+    _key_source: str = PrivateAttr(default="literal")
+
+    @property
+    def key_source(self) -> str:
+        return self._key_source
+
+
+class HealthCheckSection(_Section):
+    enabled: bool = False
+    interval: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class StateSection(_Section):
+    backend: Literal["memory", "redis"] = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    prefix: str = "tppc"
+    op_timeout: float = Field(default=0.05, gt=0)
+
+
+class RouterSection(_Section):
+    """Failover rules. Durations are seconds."""
+
+    same_provider_retries: int = Field(default=1, ge=0, le=5)
+    retry_backoff: float = Field(default=0.2, ge=0, le=1)
+    rate_limit_backoff: float = Field(default=1.0, ge=0)
+    auth_cooldown: float = Field(default=300.0, ge=0)
+    not_found_cooldown: float = Field(default=300.0, ge=0)
+    failure_threshold: int = Field(default=3, ge=1)
+    cooldown: float = Field(default=30.0, ge=0)
+    total_budget: float = Field(default=900.0, gt=0)
+    first_byte_timeout: float = Field(default=10.0, gt=0)
+    first_token_timeout: float | None = Field(default=None, gt=0)
+    stream_idle_timeout: float = Field(default=300.0, gt=0)
+    timeout: float = Field(default=600.0, gt=0)
+    health_check: HealthCheckSection = Field(default_factory=HealthCheckSection)
+    state: StateSection = Field(default_factory=StateSection)
+
+
+class ServerSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8317, ge=0, le=65535)
+    api_keys: list[Secret] = Field(default_factory=list)
+
+
+class RemoteManagementSection(_Section):
+    secret_key: Secret | None = None
+    allow_remote: bool = False
+
+
+class Settings(BaseSettings):
+    """The whole config. Sources, highest first: init args > ``TPPC_*`` env > YAML > defaults.
+
+    Build it with :func:`tppc_router.loader.load_settings`, which also sanitizes and
+    validates; constructing ``Settings`` directly only checks types.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="TPPC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        alias_generator=AliasGenerator(serialization_alias=kebab),
+        nested_model_default_partial_update=False,
+    )
+
+    tppc: TppcSection = Field(default_factory=TppcSection)
+    packycode: PackycodeConfig = Field(default_factory=PackycodeConfig)
+    router: RouterSection = Field(default_factory=RouterSection)
+    server: ServerSection = Field(default_factory=ServerSection)
+    remote_management: RemoteManagementSection = Field(default_factory=RemoteManagementSection)

@@ -1,0 +1,188 @@
+"""One exception tree for tppc-router.
+
+::
+
+    TppcRouterError
+    ├── ConfigError (also ValueError)        bad config file, env or management body
+    ├── ProviderError                         one provider failed one attempt
+    │   └── StreamInterruptedError            a stream broke after content went out
+    ├── AllProvidersFailedError               every candidate provider failed
+    │   └── AllProvidersCoolingError          every provider is cooling down (429-like)
+    └── ManagementError                       management API refused a request
+
+Messages name the provider and the config path, never a key. Errors that reach
+clients are "OpenAI-style": they carry ``status_code``, ``type``, ``code`` and a
+``body`` of the form ``{"error": {...}}`` that openai clients understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "AllProvidersCoolingError",
+    "AllProvidersFailedError",
+    "Attempt",
+    "ConfigError",
+    "ManagementError",
+    "ProviderError",
+    "StreamInterruptedError",
+    "TppcRouterError",
+]
+
+
+class TppcRouterError(Exception):
+    """Base class of every error raised by tppc-router."""
+
+    status_code: int = 500
+    type: str = "tppc_router_error"
+    code: str | None = None
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The OpenAI-shaped error body: ``{"error": {...}}``."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "code": self.code,
+                "param": None,
+            }
+        }
+
+
+class ConfigError(TppcRouterError, ValueError):
+    """A config is invalid. ``problems`` holds one line per problem, each starting
+    with its field path (``tppc.providers[1].base-url: ...``)."""
+
+    status_code = 422
+    type = "invalid_request_error"
+    code = "invalid_config"
+
+    def __init__(self, problems: Sequence[str], *, source: str | None = None) -> None:
+        self.problems: list[str] = list(problems)
+        self.source = source
+        head = f"invalid config ({source})" if source else "invalid config"
+        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try against one provider: what happened and how long it took."""
+
+    provider: str
+    model: str
+    outcome: str  # "ok", "skipped", or a failure kind such as "server_error"
+    status: int | None = None
+    reason: str = ""
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "outcome": self.outcome,
+            "status": self.status,
+            "reason": self.reason,
+            "duration_ms": round(self.duration_s * 1000, 1),
+        }
+
+    def describe(self) -> str:
+        status = f" {self.status}" if self.status is not None else ""
+        reason = f": {self.reason}" if self.reason else ""
+        return f"{self.provider} [{self.outcome}{status}]{reason} ({self.duration_s * 1000:.0f} ms)"
+
+
+class ProviderError(TppcRouterError):
+    """One provider failed. ``reason`` has already been masked."""
+
+    type = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        kind: str = "provider_error",
+        retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.kind = kind
+        self.retry_after = retry_after
+        self._body = body
+        if status_code is not None:
+            self.status_code = status_code
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self._body is not None:
+            return self._body
+        return super().body
+
+
+class StreamInterruptedError(ProviderError):
+    """A stream failed after content had reached the caller. The stream is not
+    complete: ``text`` is what was delivered before the cut."""
+
+    code = "stream_interrupted"
+
+    def __init__(self, message: str, *, provider: str, text: str, cause_kind: str) -> None:
+        super().__init__(message, provider=provider, status_code=502, kind=cause_kind)
+        self.text = text
+
+
+class AllProvidersFailedError(TppcRouterError):
+    """Every provider that could serve the request failed. ``attempts`` lists each
+    try (provider, outcome, status, reason, duration); no keys."""
+
+    status_code = 502
+    type = "api_error"
+    code = "all_providers_failed"
+
+    def __init__(self, model: str, attempts: Sequence[Attempt], *, retry_after: float | None = None) -> None:
+        self.model = model
+        self.attempts: list[Attempt] = list(attempts)
+        self.retry_after = retry_after
+        lines = "; ".join(a.describe() for a in self.attempts) or "no provider is enabled"
+        super().__init__(f"all providers failed for model {model!r}: {lines}")
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body = super().body
+        body["error"]["attempts"] = [a.as_dict() for a in self.attempts]
+        return body
+
+
+class AllProvidersCoolingError(AllProvidersFailedError):
+    """Every provider is cooling down; ``retry_after`` says when one is back."""
+
+    status_code = 429
+    type = "rate_limit_error"
+    code = "all_providers_cooling_down"
+
+
+class ManagementError(TppcRouterError):
+    """The management API refused a request."""
+
+    type = "management_error"
+
+    def __init__(self, message: str, *, status_code: int, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.problems = list(problems)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        body = super().body
+        if self.problems:
+            body["error"]["problems"] = self.problems
+        return body

@@ -1,0 +1,188 @@
+"""Load a config: find the file, merge the sources, sanitize, validate.
+
+Precedence, highest first, pinned by ``Settings.settings_customise_sources``:
+init args > ``TPPC_*`` environment variables > the YAML file > defaults.
+The path comes from ``-c/--config``, then ``TPPC_CONFIG``, then ``./config.yaml``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from .config import Settings, kebab
+from .errors import ConfigError
+from .masking import mask_text
+from .sanitize import sanitize, validate
+
+__all__ = ["config_path", "load_settings", "parse_yaml", "settings_from_data"]
+
+_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("tppc_yaml_data", default=None)
+
+
+class _YamlDataSource(PydanticBaseSettingsSource):
+    """The YAML file's content, already parsed and folded to snake_case keys."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        data = _yaml_data.get() or {}
+        return data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_yaml_data.get() or {})
+
+
+def _customise_sources(
+    cls: type[BaseSettings],
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+    dotenv_settings: PydanticBaseSettingsSource,
+    file_secret_settings: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    return (init_settings, env_settings, _YamlDataSource(settings_cls))
+
+
+Settings.settings_customise_sources = classmethod(_customise_sources)  # type: ignore[assignment,method-assign]
+
+
+def config_path(cli_value: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """``-c/--config``, then ``TPPC_CONFIG``, then ``./config.yaml``."""
+    env = os.environ if env is None else env
+    if cli_value:
+        return Path(cli_value)
+    if env.get("TPPC_CONFIG"):
+        return Path(env["TPPC_CONFIG"])
+    return Path("config.yaml")
+
+
+def _fold(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k).replace("-", "_") if isinstance(k, str) else k: _fold(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fold(v) for v in value]
+    return value
+
+
+def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
+    """Parse YAML text into a dict with snake_case keys; errors name the line."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([f"<yaml>: {problem} at {where}"], source=source) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"<root>: must be a mapping of sections, got {type(data).__name__}"], source=source)
+    folded: dict[str, Any] = _fold(data)
+    return folded
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [kebab(n) for n in model.model_fields]
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + kebab(part)
+    return out or "<root>"
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [annotation, *args]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return model
+
+
+def _problems_from(error: ValidationError) -> list[str]:
+    problems: list[str] = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc = tuple(item["loc"])
+        path = _path(loc)
+        if item["type"] == "extra_forbidden":
+            parent = _model_at(loc[:-1])
+            known = _field_names(parent) if parent else []
+            key = kebab(str(loc[-1]))
+            hint = difflib.get_close_matches(key, known, n=1)
+            extra = f'; did you mean "{hint[0]}"?' if hint else (f" (expected one of: {', '.join(known)})" if known else "")
+            problems.append(f"{path}: unknown key{extra}")
+        else:
+            problems.append(f"{path}: {mask_text(item['msg'])}")
+    return problems
+
+
+def settings_from_data(
+    data: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build, sanitize and validate settings from already-parsed YAML data.
+
+    Raises :class:`ConfigError` listing every problem, each with its field path.
+    """
+    env = os.environ if env is None else env
+    token = _yaml_data.set(_fold(dict(data)))
+    try:
+        raw = Settings(**_fold(overrides))
+    except ValidationError as exc:
+        raise ConfigError(_problems_from(exc), source=source) from None
+    finally:
+        _yaml_data.reset(token)
+    clean, problems = sanitize(raw, env)
+    problems = validate(clean, problems)
+    if problems:
+        raise ConfigError(problems, source=source)
+    return clean
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    text: str | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Load ``path`` (or ``text``), apply ``TPPC_*`` env overrides and ``overrides``.
+
+    A missing file is an error unless ``text`` is given.
+    """
+    source = str(path) if path is not None else "<string>"
+    if text is None:
+        if path is None:
+            path = config_path(env=env)
+            source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError([f"<file>: {source} does not exist (use -c FILE or TPPC_CONFIG)"], source=source) from None
+        except OSError as exc:
+            raise ConfigError([f"<file>: cannot read {source}: {exc.strerror}"], source=source) from None
+    return settings_from_data(parse_yaml(text, source), source=source, env=env, **overrides)

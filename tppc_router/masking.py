@@ -1,0 +1,99 @@
+"""The one place that knows how to hide a secret.
+
+``mask("sk-abcdefgh12345678")`` gives ``"sk-a...5678"``; a secret of 8 characters or
+fewer is hidden entirely. Every log line, repr, metric label, GET body and CLI line
+that could show a key goes through here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+
+__all__ = [
+    "FULLY_HIDDEN",
+    "SecretRegistry",
+    "mask",
+    "mask_text",
+    "mask_url",
+    "register_secret",
+    "secrets",
+]
+
+FULLY_HIDDEN = "********"
+_MIN_SHOWN = 9  # longer than 8 characters: show first 4 + last 4
+
+
+def mask(secret: str | None) -> str:
+    """First 4 + ``...`` + last 4; 8 characters or fewer are fully hidden."""
+    if not secret:
+        return ""
+    if len(secret) < _MIN_SHOWN:
+        return FULLY_HIDDEN
+    return f"{secret[:4]}...{secret[-4:]}"
+
+
+_BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=\-]{4,})")
+_HEADER = re.compile(r"(?i)((?:authorization|x-api-key|api-key|x-management-key)[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)([^\s\"',}]{4,})")
+_QUERY = re.compile(r"(?i)([?&](?:api[-_]?key|token|key|access_token)=)([^&\s#\"']+)")
+
+
+def mask_url(url: str) -> str:
+    """Mask ``api-key``/``token`` query parameters and URL passwords."""
+    url = _QUERY.sub(lambda m: m.group(1) + mask(m.group(2)), url)
+    return re.sub(r"(://[^/:@\s]+:)([^@\s]+)(@)", lambda m: m.group(1) + mask(m.group(2)) + m.group(3), url)
+
+
+class SecretRegistry:
+    """Secrets known to this process, so free text can be scrubbed of them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: frozenset[str] = frozenset()
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4:
+            with self._lock:
+                self._secrets = self._secrets | {secret}
+
+    def __iter__(self) -> Iterable[str]:  # type: ignore[override]
+        return iter(self._secrets)
+
+    def scrub(self, text: str) -> str:
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, mask(secret))
+        return text
+
+
+secrets = SecretRegistry()
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret so that :func:`mask_text` hides it wherever it appears."""
+    secrets.add(secret)
+
+
+def mask_text(text: str) -> str:
+    """Scrub free text: known secrets, bearer tokens, auth headers, key query params."""
+    text = secrets.scrub(text)
+    text = _BEARER.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+    text = _HEADER.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+    return mask_url(text)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks secrets in every record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record must not break logging
+            return True
+        masked = mask_text(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True

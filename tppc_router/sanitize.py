@@ -1,0 +1,164 @@
+"""Sanitize, then validate. Both are pure over a :class:`Settings` and an env mapping.
+
+Sanitize trims names, URLs and keys, strips a trailing ``/`` from base-url and
+resolves ``os.environ/NAME`` / ``${NAME}`` keys. Validate collects every problem,
+one line each, starting with its field path. No key ever appears in a problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from .config import PackycodeConfig, ProviderConfig, Settings
+from .secret import Secret
+
+__all__ = ["is_http_url", "resolve_key", "sanitize", "validate"]
+
+_ENV_REF = re.compile(r"^(?:os\.environ/([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\})$")
+_EFFORTS = ("low", "medium", "high")
+
+
+def resolve_key(raw: str, env: Mapping[str, str]) -> tuple[str | None, str, str | None]:
+    """Resolve one configured key.
+
+    Returns ``(value, source, missing_var)``: ``source`` is ``"literal"`` or the
+    reference as written (``os.environ/NAME``); ``missing_var`` names an unset variable.
+    """
+    raw = raw.strip()
+    match = _ENV_REF.match(raw)
+    if match is None:
+        return raw, "literal", None
+    var = match.group(1) or match.group(2)
+    value = env.get(var)
+    if value is None or not value.strip():
+        return None, f"os.environ/{var}", var
+    return value.strip(), f"os.environ/{var}", None
+
+
+def is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _provider_label(provider: ProviderConfig) -> str:
+    return f' (provider "{provider.name}")' if provider.name else ""
+
+
+def _sanitize_provider(
+    provider: ProviderConfig, index: int, env: Mapping[str, str], problems: list[str]
+) -> ProviderConfig:
+    clean = provider.model_copy(
+        update={"name": provider.name.strip(), "base_url": provider.base_url.strip().rstrip("/")}
+    )
+    if provider.api_key is not None:
+        value, source, missing = resolve_key(provider.api_key.get_secret_value(), env)
+        clean.api_key = Secret(value) if value is not None else None
+        clean._key_source = source
+        if missing is not None and clean.enabled:
+            problems.append(
+                f"tppc.providers[{index}].api-key: environment variable {missing} is not set"
+                f"{_provider_label(clean)}"
+            )
+    return clean
+
+
+def _sanitize_packycode(block: PackycodeConfig, env: Mapping[str, str], problems: list[str]) -> PackycodeConfig:
+    clean = block.model_copy(deep=True)
+    clean.base_url = block.base_url.strip().rstrip("/")
+    clean.wire_api = block.wire_api.strip()
+    clean.defaults.model = block.defaults.model.strip()
+    clean.defaults.model_reasoning_effort = block.defaults.model_reasoning_effort.strip().lower()
+    key = block.credentials.openai_api_key
+    source = "literal"
+    if key is None and block.requires_openai_auth and env.get("OPENAI_API_KEY", "").strip():
+        key, source = Secret(env["OPENAI_API_KEY"]), "os.environ/OPENAI_API_KEY"
+    if key is not None:
+        value, source, missing = resolve_key(key.get_secret_value(), env) if source == "literal" else (
+            key.get_secret_value().strip(), source, None)
+        clean.credentials.openai_api_key = Secret(value) if value is not None else None
+        if missing is not None and clean.enabled:
+            problems.append(f"packycode.credentials.openai-api-key: environment variable {missing} is not set")
+    clean._key_source = source
+    return clean
+
+
+def sanitize(settings: Settings, env: Mapping[str, str]) -> tuple[Settings, list[str]]:
+    """Return a cleaned copy of ``settings`` and the problems found while resolving keys."""
+    problems: list[str] = []
+    providers = [_sanitize_provider(p, i, env, problems) for i, p in enumerate(settings.tppc.providers)]
+    models = [m.strip() for m in settings.tppc.models]
+    tppc = settings.tppc.model_copy(update={"providers": providers, "models": models})
+    packycode = _sanitize_packycode(settings.packycode, env, problems)
+    return settings.model_copy(update={"tppc": tppc, "packycode": packycode}), problems
+
+
+def _validate_providers(settings: Settings, problems: list[str]) -> None:
+    seen: dict[str, str] = {}
+    if settings.packycode.enabled:
+        seen["packycode"] = "the packycode legacy block"
+    for i, provider in enumerate(settings.tppc.providers):
+        if not provider.enabled:
+            continue
+        path = f"tppc.providers[{i}]"
+        label = _provider_label(provider)
+        if not provider.name:
+            problems.append(f"{path}.name: must not be empty")
+        elif "/" in provider.name or any(c.isspace() for c in provider.name):
+            problems.append(f"{path}.name: must not contain '/' or whitespace{label}")
+        else:
+            folded = provider.name.casefold()
+            if folded in seen:
+                problems.append(f"{path}.name: duplicate name (case-insensitive), already used by {seen[folded]}{label}")
+            else:
+                seen[folded] = path
+        if not is_http_url(provider.base_url):
+            problems.append(f"{path}.base-url: must be an http(s) URL with a host{label}")
+        if provider.api_key is None or not provider.api_key.get_secret_value():
+            if not any(p.startswith(f"{path}.api-key:") for p in problems):
+                problems.append(f"{path}.api-key: must not be empty{label}")
+
+
+def _validate_packycode(block: PackycodeConfig, problems: list[str]) -> None:
+    if not block.enabled:
+        return
+    if not is_http_url(block.base_url):
+        problems.append("packycode.base-url: must be an http(s) URL with a host")
+    if block.wire_api != "responses":
+        problems.append(f'packycode.wire-api: must be "responses" (got "{block.wire_api}")')
+    if block.defaults.model_reasoning_effort not in _EFFORTS:
+        problems.append(
+            f"packycode.defaults.model-reasoning-effort: must be one of low, medium, high"
+            f' (got "{block.defaults.model_reasoning_effort}")'
+        )
+    if not block.defaults.model:
+        problems.append("packycode.defaults.model: must not be empty")
+    key = block.credentials.openai_api_key
+    if block.requires_openai_auth and (key is None or not key.get_secret_value()):
+        if not any(p.startswith("packycode.credentials.openai-api-key:") for p in problems):
+            problems.append(
+                "packycode.credentials.openai-api-key: required when requires-openai-auth is true"
+                " (or set OPENAI_API_KEY)"
+            )
+
+
+def validate(settings: Settings, problems: list[str] | None = None) -> list[str]:
+    """Every problem in a sanitized config, one line each, field path first."""
+    found = list(problems or [])
+    models = settings.tppc.models
+    if not models:
+        found.append("tppc.models: must list at least one model")
+    for i, model in enumerate(models):
+        if not model or "/" in model:
+            found.append(f"tppc.models[{i}]: must be a non-empty model name without '/'")
+    if len({m.casefold() for m in models}) != len(models):
+        found.append("tppc.models: duplicate model name")
+    _validate_packycode(settings.packycode, found)
+    _validate_providers(settings, found)
+    if settings.router.state.backend == "redis" and not settings.router.state.url.startswith(("redis://", "rediss://", "unix://")):
+        found.append("router.state.url: must be a redis:// or rediss:// URL")
+    return found
