@@ -132,6 +132,7 @@ class RouterSection(_Section):
     first_token_timeout: float | None = Field(default=None, gt=0)
     stream_idle_timeout: float = Field(default=300.0, gt=0)
     timeout: float = Field(default=600.0, gt=0)
+    max_cooldown_wait: float = Field(default=10.0, ge=0)
     health_check: HealthCheckSection = Field(default_factory=HealthCheckSection)
     state: StateSection = Field(default_factory=StateSection)
 

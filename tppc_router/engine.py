@@ -1,0 +1,254 @@
+"""The failover engine: tries targets in priority order, under a per-request budget.
+
+It knows nothing of litellm or HTTP. The router and the gateway hand it the
+targets (one per provider for the requested model) and an ``attempt`` function;
+the engine applies the breaker, the same-provider retry (tenacity), the
+failover rules of :mod:`tppc_router.failover`, and records every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
+
+from .breaker import BreakerRegistry, CircuitBreaker
+from .clock import Clock, monotonic
+from .errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt
+from .failover import Decision, Failure, FailureKind, RouterPolicy, apply_decision, classify, decide, is_testing
+from .secret import Secret
+
+__all__ = ["Engine", "EngineObserver", "Target", "TargetAttempt"]
+
+logger = logging.getLogger("tppc_router.failover")
+T = TypeVar("T")
+
+_MAX_PASSES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One provider able to serve one model: where to send it and how."""
+
+    provider: str
+    model: str  # the model name the provider is asked for
+    group: str  # the model group the request named
+    priority: int
+    base_url: str
+    api_key: Secret = field(repr=False)
+    call_group: str = ""  # the litellm group that reaches only this provider
+
+
+class EngineObserver(Protocol):
+    def on_attempt(self, attempt: Attempt) -> None: ...
+
+    def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None: ...
+
+
+class _NullObserver:
+    def on_attempt(self, attempt: Attempt) -> None:
+        pass
+
+    def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
+        pass
+
+
+class AttemptFailed(Exception):
+    """Internal: one attempt failed, with its classification and decision."""
+
+    def __init__(self, exc: BaseException, failure: Failure, decision: Decision) -> None:
+        super().__init__(failure.message)
+        self.exc = exc
+        self.failure = failure
+        self.decision = decision
+
+
+@dataclass
+class TargetAttempt:
+    """What an attempt function receives: the target and the time it may take."""
+
+    target: Target
+    deadline: float
+    clock: Clock
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - self.clock())
+
+
+class Engine:
+    """Priority failover over targets, shared by the router and the gateway."""
+
+    def __init__(
+        self,
+        policy: RouterPolicy,
+        breakers: BreakerRegistry,
+        *,
+        clock: Clock = monotonic,
+        observer: EngineObserver | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.breakers = breakers
+        self.clock = clock
+        self.observer: EngineObserver = observer or _NullObserver()
+        self._sleep = sleep or _sleep
+        self._rotation: dict[tuple[str, int], itertools.count[int]] = {}
+
+    # -- ordering -----------------------------------------------------------------
+
+    def order(self, targets: Sequence[Target], prefer: str | None = None) -> list[Target]:
+        """Priority order; equal priorities take turns (round robin); ``prefer`` first."""
+        ordered: list[Target] = []
+        for priority, same in itertools.groupby(sorted(targets, key=lambda t: t.priority), key=lambda t: t.priority):
+            tier = list(same)
+            if len(tier) > 1:
+                counter = self._rotation.setdefault((tier[0].group, priority), itertools.count())
+                shift = next(counter) % len(tier)
+                tier = tier[shift:] + tier[:shift]
+            ordered.extend(tier)
+        if prefer is not None:
+            ordered.sort(key=lambda t: t.provider != prefer)
+        return ordered
+
+    # -- one target, with same-provider retries -------------------------------------
+
+    async def _try_target(
+        self,
+        target: Target,
+        attempt_fn: Callable[[TargetAttempt], Awaitable[T]],
+        deadline: float,
+        attempts: list[Attempt],
+    ) -> T:
+        breaker = self.breakers.get(target.provider, target.model)
+
+        def retry_same(state: RetryCallState) -> bool:
+            outcome = state.outcome
+            if outcome is None or not outcome.failed:
+                return False
+            exc = outcome.exception()
+            if not isinstance(exc, AttemptFailed) or not exc.decision.retry_same:
+                return False
+            return self.clock() + exc.decision.delay_s < deadline
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            return exc.decision.delay_s if isinstance(exc, AttemptFailed) else 0.0
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(1 + self.policy.same_provider_retries),
+            retry=retry_same,
+            wait=wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        async for tenacity_attempt in retrying:
+            with tenacity_attempt:
+                number = tenacity_attempt.retry_state.attempt_number
+                started = self.clock()
+                try:
+                    result = await attempt_fn(TargetAttempt(target, deadline, self.clock))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every provider failure is classified
+                    failure = classify(exc)
+                    decision = decide(failure, attempt_on_provider=number, policy=self.policy)
+                    attempt = Attempt(
+                        target.provider, target.model, failure.kind.value, failure.status, failure.message,
+                        self.clock() - started,
+                    )
+                    attempts.append(attempt)
+                    self.observer.on_attempt(attempt)
+                    apply_decision(breaker, decision)
+                    raise AttemptFailed(exc, failure, decision) from exc
+                breaker.record_success()
+                attempt = Attempt(target.provider, target.model, "ok", None, "", self.clock() - started)
+                attempts.append(attempt)
+                self.observer.on_attempt(attempt)
+                return result
+        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+
+    # -- the whole request ----------------------------------------------------------
+
+    async def run(
+        self,
+        group: str,
+        targets: Sequence[Target],
+        attempt_fn: Callable[[TargetAttempt], Awaitable[T]],
+        *,
+        prefer: str | None = None,
+        on_leave: Callable[[Target], None] | None = None,
+    ) -> tuple[T, Target, list[Attempt]]:
+        """Try ``targets`` until one answers. Returns (result, target, attempts).
+
+        Raises the provider's own exception for errors that must not fail over
+        (invalid request), :class:`AllProvidersCoolingError` when every provider is
+        cooling down, and :class:`AllProvidersFailedError` otherwise.
+        """
+        started = self.clock()
+        deadline = started + self.policy.total_budget_s
+        attempts: list[Attempt] = []
+        excluded: set[str] = set()
+        ordered = self.order(targets, prefer)
+        last_failed: tuple[Target, str, float] | None = None
+        for _ in range(_MAX_PASSES):
+            earliest: float | None = None
+            for target in ordered:
+                if target.provider in excluded:
+                    continue
+                if self.clock() >= deadline:
+                    break
+                breaker = self.breakers.get(target.provider, target.model)
+                if not breaker.allow():
+                    retry_at = breaker.retry_at
+                    if retry_at is not None:
+                        earliest = retry_at if earliest is None else min(earliest, retry_at)
+                    skipped = Attempt(target.provider, target.model, "skipped", None, f"breaker {breaker.state.value}")
+                    attempts.append(skipped)
+                    continue
+                if last_failed is not None:
+                    self.observer.on_failover(group, last_failed[0].provider, target.provider, last_failed[1],
+                                              self.clock() - last_failed[2])
+                try:
+                    result = await self._try_target(target, attempt_fn, deadline, attempts)
+                except AttemptFailed as failed:
+                    if not failed.decision.failover:
+                        raise failed.exc from None
+                    if failed.failure.kind in (FailureKind.FIRST_BYTE_TIMEOUT, FailureKind.TIMEOUT,
+                                               FailureKind.FIRST_TOKEN_TIMEOUT):
+                        excluded.add(target.provider)
+                    if on_leave is not None:
+                        on_leave(target)
+                    last_failed = (target, failed.failure.kind.value, self.clock())
+                    continue
+                return result, target, attempts
+            now = self.clock()
+            wait = None if earliest is None else max(0.0, earliest - now)
+            if wait is None or now + wait >= deadline or wait > self.policy.max_cooldown_wait_s:
+                break
+            await self._sleep(wait)
+        if last_failed is not None:
+            self.observer.on_failover(group, last_failed[0].provider, None, last_failed[1], self.clock() - last_failed[2])
+        retry_after = None
+        retry_ats = [b.retry_at for t in targets if (b := self.breakers.get(t.provider, t.model)).retry_at is not None]
+        if retry_ats:
+            retry_after = max(0.0, min(retry_ats) - self.clock())
+        if attempts and all(a.outcome == "skipped" for a in attempts):
+            raise AllProvidersCoolingError(group, attempts, retry_after=retry_after)
+        raise AllProvidersFailedError(group, attempts, retry_after=retry_after)
+
+
+async def first_item(iterator: AsyncIterator[Any], timeout: float | None) -> Any:
+    """The next item of ``iterator`` within ``timeout`` seconds (None: no limit)."""
+    if timeout is None:
+        return await iterator.__anext__()
+    return await asyncio.wait_for(iterator.__anext__(), timeout)
+
+
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(0 if is_testing() else seconds)

@@ -1,0 +1,102 @@
+"""Observers of the engine: logs and per-provider counters.
+
+The router always has :class:`ProviderStats` (what ``provider_states()`` reports)
+and :class:`FailoverLog`; the server adds Prometheus metrics the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Attempt
+
+__all__ = ["CompositeObserver", "FailoverLog", "ProviderStats"]
+
+logger = logging.getLogger("tppc_router.failover")
+
+
+class FailoverLog:
+    """Logs every failover: from, to, why, how long it took."""
+
+    def on_attempt(self, attempt: Attempt) -> None:
+        if attempt.outcome not in ("ok", "skipped"):
+            logger.info("attempt failed: %s", attempt.describe())
+
+    def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
+        if to_provider is None:
+            logger.warning("no provider left for %s after %s failed (%s, %.0f ms)", group, from_provider, reason,
+                           seconds * 1000)
+        else:
+            logger.warning("failover for %s: %s -> %s (%s, %.0f ms)", group, from_provider, to_provider, reason,
+                           seconds * 1000)
+
+
+@dataclass
+class _Counts:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    recent: deque[bool] = field(default_factory=lambda: deque(maxlen=100))
+    last_error: str = ""
+    last_latency_ms: float | None = None
+    failovers_from: int = 0
+
+
+class ProviderStats:
+    """Per-provider counters for ``TppcRouter.provider_states()``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, _Counts] = {}
+
+    def _get(self, provider: str) -> _Counts:
+        return self._counts.setdefault(provider, _Counts())
+
+    def on_attempt(self, attempt: Attempt) -> None:
+        if attempt.outcome == "skipped":
+            return
+        with self._lock:
+            counts = self._get(attempt.provider)
+            counts.outcomes[attempt.outcome] += 1
+            counts.recent.append(attempt.outcome == "ok")
+            counts.last_latency_ms = round(attempt.duration_s * 1000, 1)
+            if attempt.outcome != "ok":
+                counts.last_error = f"{attempt.outcome}: {attempt.reason}"[:300]
+
+    def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
+        with self._lock:
+            self._get(from_provider).failovers_from += 1
+
+    def snapshot(self, provider: str) -> dict[str, Any]:
+        with self._lock:
+            counts = self._counts.get(provider, _Counts())
+            recent = list(counts.recent)
+            return {
+                "requests": sum(counts.outcomes.values()),
+                "outcomes": dict(counts.outcomes),
+                "error_rate": round(1 - sum(recent) / len(recent), 3) if recent else 0.0,
+                "last_error": counts.last_error,
+                "last_latency_ms": counts.last_latency_ms,
+                "failovers_from": counts.failovers_from,
+            }
+
+
+class CompositeObserver:
+    """Fans engine events out to several observers."""
+
+    def __init__(self, observers: Sequence[Any]) -> None:
+        self.observers = list(observers)
+
+    def add(self, observer: Any) -> None:
+        self.observers.append(observer)
+
+    def on_attempt(self, attempt: Attempt) -> None:
+        for observer in self.observers:
+            observer.on_attempt(attempt)
+
+    def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
+        for observer in self.observers:
+            observer.on_failover(group, from_provider, to_provider, reason, seconds)

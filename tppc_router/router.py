@@ -1,0 +1,306 @@
+"""``TppcRouter``: a drop-in for ``litellm.Router`` with priority failover.
+
+The wrapped ``litellm.Router`` holds every deployment (ours and the caller's) and
+makes each provider call; the :class:`Engine` decides which provider to call,
+when to retry, fail over, or return an error as is. Requests for groups that are
+not ours go straight to litellm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
+from .breaker import BreakerRegistry
+from .clock import Clock, monotonic
+from .config import Settings
+from .deployments import Credential, build_model_list, credential_chain, pinned_group
+from .engine import Engine, Target, TargetAttempt
+from .errors import Attempt
+from .failover import FailureKind, classify
+from .observe import CompositeObserver, FailoverLog, ProviderStats
+from .policy import policy_from_settings
+from .portal import Portal, SyncStream
+from .stream import FailoverStream, open_stream
+from .trackers import ChatTracker, ResponsesTracker, event_view
+from ._litellm import load_litellm
+
+__all__ = ["TppcRouter"]
+
+
+def targets_for(chain: Sequence[Credential]) -> dict[str, list[Target]]:
+    """Model group -> targets, for the groups and the pinned ``<provider>/<model>`` groups."""
+    groups: dict[str, list[Target]] = {}
+    for cred in chain:
+        for model in cred.models:
+            pinned = pinned_group(cred.provider, model)
+            for group in (model, pinned):
+                groups.setdefault(group, []).append(
+                    Target(cred.provider, model, group, cred.priority, cred.base_url, cred.api_key, call_group=pinned)
+                )
+    return groups
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything a request needs, swapped as one object on reload."""
+
+    settings: Settings
+    router: Any  # litellm.Router
+    targets: Mapping[str, list[Target]]
+    chain: Sequence[Credential]
+
+
+class TppcRouter:
+    """Several Codex providers behind one name, with priority failover.
+
+    ``completion``/``acompletion``/``responses``/``aresponses`` take the same
+    arguments as ``litellm.Router`` and return the same types (streams are async
+    or sync iterators of the same chunk/event types). Every result names its
+    provider in ``_hidden_params["tppc_provider"]`` and lists the attempts in
+    ``_hidden_params["tppc_attempts"]``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        model_list: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        clock: Clock = monotonic,
+        breakers: BreakerRegistry | None = None,
+        observers: Sequence[Any] = (),
+        **router_kwargs: Any,
+    ) -> None:
+        self.policy = policy_from_settings(settings)
+        self.clock = clock
+        self.breakers = breakers or BreakerRegistry(
+            failure_threshold=self.policy.failure_threshold, cooldown_s=self.policy.cooldown_s, clock=clock
+        )
+        self.stats = ProviderStats()
+        self.observer = CompositeObserver([self.stats, FailoverLog(), *observers])
+        self.engine = Engine(self.policy, self.breakers, clock=clock, observer=self.observer)
+        self.affinity = AffinityMap()
+        self._extra = [dict(d) for d in (model_list or [])]
+        self._context_window_fallbacks: list[dict[str, list[str]]] = list(
+            router_kwargs.pop("context_window_fallbacks", None) or []
+        )
+        self._router_kwargs = {"num_retries": 0, "disable_cooldowns": True, **router_kwargs}
+        self._portal = Portal()
+        self._state = self._build(settings)
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> TppcRouter:
+        """Load, sanitize and validate ``path`` (see :func:`load_settings`), then build."""
+        from .loader import load_settings
+
+        return cls(load_settings(path), **kwargs)
+
+    def _build(self, settings: Settings) -> _State:
+        litellm = load_litellm()
+        model_list = build_model_list(settings) + [dict(d) for d in self._extra]
+        router = litellm.Router(model_list=model_list, **self._router_kwargs)
+        chain = credential_chain(settings)
+        return _State(settings, router, targets_for(chain), chain)
+
+    # -- public state -------------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self._state.settings
+
+    @property
+    def litellm_router(self) -> Any:
+        """The wrapped ``litellm.Router``."""
+        return self._state.router
+
+    def model_groups(self) -> list[str]:
+        return list(self._state.targets)
+
+    def targets(self, group: str) -> list[Target]:
+        return list(self._state.targets.get(group, []))
+
+    def reload(self, settings: Settings) -> None:
+        """Swap the deployments atomically; calls in flight finish on what they started with."""
+        new = self._build(settings)
+        removed = {c.provider for c in self._state.chain} - {c.provider for c in new.chain}
+        self._state = new
+        self.policy = policy_from_settings(settings)
+        self.engine.policy = self.policy
+        for provider in removed:
+            self.breakers.forget(provider)
+
+    def provider_states(self) -> list[dict[str, Any]]:
+        """Each configured provider: enabled, priority, breaker state per model, counters."""
+        state = self._state
+        serving = {c.provider: c for c in state.chain}
+        rows: list[dict[str, Any]] = []
+        names: list[tuple[str, str, bool]] = []
+        if state.settings.packycode.enabled or "packycode" in serving and serving["packycode"].source == "packycode":
+            names.append(("packycode", "packycode", "packycode" in serving))
+        names += [(p.name, "tppc", p.enabled and p.name in serving) for p in state.settings.tppc.providers]
+        for name, source, enabled in names:
+            cred = serving.get(name) if enabled else None
+            breakers = [b.snapshot().as_dict() for b in self.breakers.for_provider(name)] if enabled else []
+            states = {b["state"] for b in breakers}
+            rows.append(
+                {
+                    "name": name,
+                    "source": source,
+                    "enabled": enabled,
+                    "priority": cred.priority if cred else None,
+                    "base_url": cred.base_url if cred else None,
+                    "state": "disabled" if not enabled else ("open" if "open" in states else
+                                                               "half_open" if "half_open" in states else "closed"),
+                    "breakers": breakers,
+                    **self.stats.snapshot(name),
+                }
+            )
+        return rows
+
+    # -- calls ----------------------------------------------------------------------
+
+    def _explicit(self, model: str, kwargs: dict[str, Any]) -> list[Target] | None:
+        if "api_key" not in kwargs and "api_base" not in kwargs:
+            return None
+        chain = credential_chain(self._state.settings, api_key=kwargs.pop("api_key", None),
+                                 api_base=kwargs.pop("api_base", None))
+        cred = chain[0]
+        return [Target(cred.provider, model, model, 1, cred.base_url, cred.api_key, call_group="")]
+
+    def _call_kwargs(self, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        kw = dict(kwargs)
+        kw["num_retries"] = 0
+        kw["timeout"] = max(0.001, min(float(kw.get("timeout") or self.policy.timeout_s), ta.remaining))
+        if not ta.target.call_group:  # explicit credential: call it whole, not through a deployment
+            kw.update(api_key=ta.target.api_key.get_secret_value(), api_base=ta.target.base_url)
+            kw.setdefault("reasoning_effort", "high")
+            kw.setdefault("store", False)
+        return kw
+
+    async def _invoke(self, method: str, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> Any:
+        kw = self._call_kwargs(ta, kwargs)
+        if ta.target.call_group:
+            fn = getattr(self._state.router, method)
+            coro = fn(model=ta.target.call_group, **kw)
+        else:
+            fn = getattr(load_litellm(), method)
+            coro = fn(model=f"openai/responses/{ta.target.model}", **kw)
+        return await asyncio.wait_for(coro, kw["timeout"] + 1.0)
+
+    def _annotate(self, result: Any, target: Target, attempts: list[Attempt]) -> Any:
+        hidden = getattr(result, "_hidden_params", None)
+        if not isinstance(hidden, dict):
+            hidden = {}
+            try:
+                result._hidden_params = hidden
+            except (AttributeError, TypeError, ValueError):
+                return result
+        hidden["tppc_provider"] = target.provider
+        hidden["tppc_model"] = getattr(result, "model", None) or target.model
+        hidden["tppc_attempts"] = [a.as_dict() for a in attempts]
+        return result
+
+    def _fallback_groups(self, model: str) -> list[str]:
+        return [fb for entry in self._context_window_fallbacks for fb in entry.get(model, [])]
+
+    async def _run(self, method: str, model: str, kwargs: dict[str, Any], *, responses: bool) -> Any:
+        state = self._state
+        targets = self._explicit(model, kwargs) or list(state.targets.get(model, []))
+        if not targets:
+            return await getattr(state.router, method)(model=model, **kwargs)
+        prefer = None
+        leave: dict[str, bool] = {"strip": False}
+        if responses:
+            prefer = self.affinity.owner_of(kwargs.get("previous_response_id"), kwargs.get("input"))
+
+        def on_leave(target: Target) -> None:
+            if target.provider == prefer:
+                leave["strip"] = True
+
+        def request_kwargs(ta: TargetAttempt) -> dict[str, Any]:
+            if leave["strip"] and ta.target.provider != prefer and "input" in kwargs:
+                return {**kwargs, "input": strip_encrypted_reasoning(kwargs["input"])}
+            return kwargs
+
+        try:
+            if kwargs.get("stream"):
+                return await self._run_stream(method, model, targets, request_kwargs, prefer, on_leave, responses)
+
+            async def attempt(ta: TargetAttempt) -> Any:
+                return await self._invoke(method, ta, request_kwargs(ta))
+
+            result, target, attempts = await self.engine.run(model, targets, attempt, prefer=prefer, on_leave=on_leave)
+        except Exception as exc:
+            fallbacks = self._fallback_groups(model)
+            if fallbacks and classify(exc).kind is FailureKind.INVALID_REQUEST and _is_context_window(exc):
+                return await self._run(method, fallbacks[0], dict(kwargs), responses=responses)
+            raise
+        if responses:
+            dump = getattr(result, "model_dump", None)
+            if callable(dump):
+                self.affinity.remember(target.provider, issued_ids(dump()))
+        return self._annotate(result, target, attempts)
+
+    async def _run_stream(self, method: str, model: str, targets: list[Target], request_kwargs: Any,
+                          prefer: str | None, on_leave: Any, responses: bool) -> FailoverStream[Any]:
+        async def open_fn(ta: TargetAttempt) -> AsyncIterator[Any]:
+            kw = self._call_kwargs(ta, request_kwargs(ta))
+            if ta.target.call_group:
+                opened = await getattr(self._state.router, method)(model=ta.target.call_group, **kw)
+            else:
+                opened = await getattr(load_litellm(), method)(model=f"openai/responses/{ta.target.model}", **kw)
+            return opened.__aiter__()
+
+        def tracker(target: Target) -> Any:
+            return ResponsesTracker(target.provider) if responses else ChatTracker(target.provider)
+
+        stream: FailoverStream[Any] = await open_stream(self.engine, model, targets, open_fn, tracker,
+                                                        prefer=prefer, on_leave=on_leave)
+        if responses:
+            self._remember_stream(stream)
+        return stream
+
+    def _remember_stream(self, stream: FailoverStream[Any]) -> None:
+        created = getattr(stream.tracker, "created", None)
+        if isinstance(created, Mapping):
+            self.affinity.remember(stream.provider, issued_ids(created))
+        original = stream.tracker.feed
+
+        def feed(item: Any) -> None:
+            original(item)
+            kind, payload = event_view(item)
+            if kind == "response.output_item.done":
+                item_ = payload.get("item")
+                if isinstance(item_, Mapping) and item_.get("type") == "reasoning":
+                    self.affinity.remember(stream.provider, [str(item_.get("id") or "")])
+
+        stream.tracker.feed = feed  # type: ignore[method-assign]
+
+    # -- litellm.Router-compatible surface ------------------------------------------
+
+    async def acompletion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
+        return await self._run("acompletion", model, {"messages": messages, **kwargs}, responses=False)
+
+    async def aresponses(self, model: str, input: Any = None, **kwargs: Any) -> Any:  # noqa: A002 - litellm's name
+        return await self._run("aresponses", model, {"input": input, **kwargs}, responses=True)
+
+    def completion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
+        result = self._portal.call(self.acompletion(model, messages, **kwargs))
+        return SyncStream(self._portal, result) if kwargs.get("stream") else result
+
+    def responses(self, model: str, input: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+        result = self._portal.call(self.aresponses(model, input, **kwargs))
+        return SyncStream(self._portal, result) if kwargs.get("stream") else result
+
+    def close(self) -> None:
+        self._portal.close()
+
+
+def _is_context_window(exc: BaseException) -> bool:
+    name = type(exc).__name__
+    return name == "ContextWindowExceededError" or "context_length" in str(exc).lower() or (
+        classify(exc).provider_code or "").startswith("context_length")

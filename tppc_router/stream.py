@@ -1,0 +1,184 @@
+"""Failover for streams.
+
+Before content reaches the caller, the stream's preamble is buffered and any
+failure fails over transparently. After that, a failure ends the stream with a
+:class:`StreamInterruptedError` carrying the text delivered so far: a stream is
+never completed as if it were whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from .engine import Engine, Target, TargetAttempt
+from .errors import Attempt, ProviderError, StreamInterruptedError
+from .failover import FailureKind, classify
+from .trackers import StreamTracker
+
+__all__ = ["FailoverStream", "open_stream"]
+
+logger = logging.getLogger("tppc_router.failover")
+T = TypeVar("T")
+
+
+async def _close(iterator: Any) -> None:
+    for name in ("aclose", "close"):
+        closer = getattr(iterator, name, None)
+        if callable(closer):
+            try:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:  # noqa: BLE001 - closing a broken stream may fail again
+                pass
+            return
+
+
+class _Opened(Generic[T]):
+    def __init__(self, iterator: AsyncIterator[T], buffered: list[T], tracker: StreamTracker[T], started: float) -> None:
+        self.iterator = iterator
+        self.buffered = buffered
+        self.tracker = tracker
+        self.started = started
+
+
+class FailoverStream(Generic[T]):
+    """An async iterator over the serving provider's stream.
+
+    ``provider``, ``target`` and ``attempts`` say who served it and what was tried.
+    """
+
+    def __init__(self, engine: Engine, opened: _Opened[T], target: Target, attempts: list[Attempt]) -> None:
+        self._engine = engine
+        self._iterator = opened.iterator
+        self._buffer: deque[T] = deque(opened.buffered)
+        self.tracker = opened.tracker
+        self.target = target
+        self.provider = target.provider
+        self.attempts = attempts
+        self.started = opened.started
+        self._done = False
+
+    def __aiter__(self) -> FailoverStream[T]:
+        return self
+
+    def _interrupt(self, kind: FailureKind, reason: str) -> StreamInterruptedError:
+        self._done = True
+        breaker = self._engine.breakers.get(self.target.provider, self.target.model)
+        if kind in (FailureKind.STREAM_IDLE, FailureKind.TIMEOUT):
+            breaker.record_failure(open_now=True)
+        else:
+            breaker.record_failure()
+        attempt = Attempt(self.provider, self.target.model, "interrupted", None, reason,
+                          self._engine.clock() - self.started)
+        self.attempts.append(attempt)
+        self._engine.observer.on_attempt(attempt)
+        logger.warning("stream from %s interrupted after content was sent: %s", self.provider, reason)
+        return StreamInterruptedError(
+            f"stream from provider {self.provider!r} was interrupted after content was sent: {reason}",
+            provider=self.provider,
+            text=self.tracker.text,
+            cause_kind=kind.value,
+        )
+
+    async def __anext__(self) -> T:
+        if self._buffer:
+            return self._buffer.popleft()
+        if self._done:
+            raise StopAsyncIteration
+        idle = self._engine.policy.stream_idle_timeout_s
+        try:
+            item = await asyncio.wait_for(self._iterator.__anext__(), idle)
+        except StopAsyncIteration:
+            self._done = True
+            if self.tracker.terminal or self.tracker.whole_without_terminal():
+                raise
+            raise self._interrupt(FailureKind.STREAM_BROKEN, "the stream ended before it was complete") from None
+        except (asyncio.TimeoutError, TimeoutError):
+            await _close(self._iterator)
+            raise self._interrupt(FailureKind.STREAM_IDLE, f"no event for {idle:g} s") from None
+        except asyncio.CancelledError:
+            await _close(self._iterator)
+            raise
+        except Exception as exc:  # noqa: BLE001
+            await _close(self._iterator)
+            failure = classify(exc)
+            raise self._interrupt(failure.kind, failure.message) from exc
+        self.tracker.feed(item)
+        return item
+
+    async def aclose(self) -> None:
+        self._done = True
+        await _close(self._iterator)
+
+
+def _timeout_error(target: Target, kind: FailureKind, seconds: float) -> ProviderError:
+    what = {
+        FailureKind.FIRST_BYTE_TIMEOUT: "no response headers or first event",
+        FailureKind.FIRST_TOKEN_TIMEOUT: "no output",
+        FailureKind.STREAM_IDLE: "no event",
+    }[kind]
+    return ProviderError(f"{target.provider}: {what} within {seconds:g} s", provider=target.provider, kind=kind.value,
+                         status_code=504)
+
+
+async def open_stream(
+    engine: Engine,
+    group: str,
+    targets: Sequence[Target],
+    open_fn: Callable[[TargetAttempt], Awaitable[AsyncIterator[T]]],
+    tracker_factory: Callable[[Target], StreamTracker[T]],
+    *,
+    prefer: str | None = None,
+    on_leave: Callable[[Target], None] | None = None,
+) -> FailoverStream[T]:
+    """Open a stream on the first provider that starts sending content."""
+    policy = engine.policy
+    clock = engine.clock
+
+    async def attempt(ta: TargetAttempt) -> _Opened[T]:
+        started = clock()
+        first_byte_deadline = started + policy.first_byte_timeout_s
+        try:
+            iterator = await asyncio.wait_for(open_fn(ta), max(0.0, first_byte_deadline - clock()))
+        except (asyncio.TimeoutError, TimeoutError):
+            raise _timeout_error(ta.target, FailureKind.FIRST_BYTE_TIMEOUT, policy.first_byte_timeout_s) from None
+        tracker = tracker_factory(ta.target)
+        buffered: list[T] = []
+        try:
+            while not tracker.content_started:
+                if not buffered:
+                    kind, seconds, deadline = (FailureKind.FIRST_BYTE_TIMEOUT, policy.first_byte_timeout_s,
+                                               first_byte_deadline)
+                elif policy.first_token_timeout_s is not None:
+                    kind, seconds = FailureKind.FIRST_TOKEN_TIMEOUT, policy.first_token_timeout_s
+                    deadline = started + seconds
+                else:
+                    kind, seconds = FailureKind.STREAM_IDLE, policy.stream_idle_timeout_s
+                    deadline = clock() + seconds
+                deadline = min(deadline, ta.deadline)
+                try:
+                    item = await asyncio.wait_for(iterator.__anext__(), max(0.0, deadline - clock()))
+                except StopAsyncIteration:
+                    if tracker.terminal:
+                        break
+                    raise ProviderError(f"{ta.target.provider}: the stream ended before any content",
+                                        provider=ta.target.provider, kind=FailureKind.STREAM_BROKEN.value,
+                                        status_code=502) from None
+                except (asyncio.TimeoutError, TimeoutError):
+                    raise _timeout_error(ta.target, kind, seconds) from None
+                tracker.feed(item)
+                if tracker.failure is not None:
+                    raise tracker.failure
+                buffered.append(item)
+        except BaseException:
+            await _close(iterator)
+            raise
+        return _Opened(iterator, buffered, tracker, started)
+
+    opened, target, attempts = await engine.run(group, targets, attempt, prefer=prefer, on_leave=on_leave)
+    return FailoverStream(engine, opened, target, attempts)
