@@ -231,7 +231,7 @@ class Engine:
             wait = None if earliest is None else max(0.0, earliest - now)
             if wait is None or now + wait >= deadline or wait > self.policy.max_cooldown_wait_s:
                 break
-            await self._sleep(wait)
+            await asyncio.sleep(wait)  # a real wait for a real deadline, also in test mode
         if last_failed is not None:
             self.observer.on_failover(group, last_failed[0].provider, None, last_failed[1], self.clock() - last_failed[2])
         retry_after = None

@@ -9,6 +9,7 @@ not ours go straight to litellm.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ class TppcRouter:
         names += [(p.name, "tppc", p.enabled and p.name in serving) for p in state.settings.tppc.providers]
         for name, source, enabled in names:
             cred = serving.get(name) if enabled else None
-            breakers = [b.snapshot().as_dict() for b in self.breakers.for_provider(name)] if enabled else []
+            breakers = [_snapshot_dict(b.snapshot()) for b in self.breakers.for_provider(name)] if enabled else []
             states = {b["state"] for b in breakers}
             rows.append(
                 {
@@ -298,6 +299,14 @@ class TppcRouter:
 
     def close(self) -> None:
         self._portal.close()
+
+
+def _snapshot_dict(snapshot: Any) -> dict[str, Any]:
+    data = dataclasses.asdict(snapshot)
+    data["state"] = snapshot.state.value
+    if data.get("retry_in_s") is not None:
+        data["retry_in_s"] = round(data["retry_in_s"], 3)
+    return data
 
 
 def _is_context_window(exc: BaseException) -> bool:
