@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 __all__ = [
     "FULLY_HIDDEN",
@@ -37,7 +37,11 @@ def mask(secret: str | None) -> str:
 
 _BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=\-]{4,})")
 _HEADER = re.compile(r"(?i)((?:authorization|x-api-key|api-key|x-management-key)[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)([^\s\"',}]{4,})")
+# Key-shaped tokens: OpenAI-style "sk-..." keys even when nobody registered them.
+_KEY_SHAPED = re.compile(r"\b(sk-[A-Za-z0-9_\-]{12,})")
 _QUERY = re.compile(r"(?i)([?&](?:api[-_]?key|token|key|access_token)=)([^&\s#\"']+)")
+# ``os.environ/NAME`` and ``${NAME}`` name a key; they are not one, so never scrub them.
+_ENV_REFERENCE = re.compile(r"^\s*(?:os\.environ/[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})\s*$")
 
 
 def mask_url(url: str) -> str:
@@ -54,11 +58,11 @@ class SecretRegistry:
         self._secrets: frozenset[str] = frozenset()
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4:
+        if secret and len(secret) >= 4 and not _ENV_REFERENCE.match(secret):
             with self._lock:
                 self._secrets = self._secrets | {secret}
 
-    def __iter__(self) -> Iterable[str]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._secrets)
 
     def scrub(self, text: str) -> str:
@@ -81,6 +85,7 @@ def mask_text(text: str) -> str:
     text = secrets.scrub(text)
     text = _BEARER.sub(lambda m: m.group(1) + mask(m.group(2)), text)
     text = _HEADER.sub(lambda m: m.group(1) + mask(m.group(2)), text)
+    text = _KEY_SHAPED.sub(lambda m: mask(m.group(1)), text)
     return mask_url(text)
 
 
