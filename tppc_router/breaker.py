@@ -1,0 +1,383 @@
+"""A circuit breaker per (provider, model), with an injected clock.
+
+The shape follows pybreaker (closed, open and half-open states, listener hooks),
+but nothing here reads the wall clock: every breaker takes a ``Clock``, so tests
+move time by hand and never sleep.
+
+States, as :attr:`CircuitBreaker.state` reports them::
+
+    CLOSED ──(failures >= threshold, open_now, block_until)──> OPEN
+    OPEN ──(cooldown elapsed)──> HALF_OPEN       probes may be handed out
+    HALF_OPEN ──(probe succeeds)──> CLOSED
+    HALF_OPEN ──(probe fails, block_until)──> OPEN
+
+``HALF_OPEN`` covers both "the cooldown is over and nobody holds the probe yet"
+and "one caller holds the probe lease". :meth:`CircuitBreaker.allow` hands the
+probe to exactly one caller; the others get ``False`` until the probe's outcome
+is recorded or its lease (``probe_timeout_s``) runs out, so a lost probe cannot
+wedge the breaker.
+
+The mutable state lives in :class:`BreakerData`, a frozen dataclass, and every
+transition is a pure function ``(data, now, ...) -> data`` (:func:`step_allow`,
+:func:`step_success`, :func:`step_failure`, :func:`step_block`). The
+:class:`CircuitBreaker` only adds a lock, the clock and listeners, so the data
+can later live in Redis with the same functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from tppc_router.clock import Clock, monotonic
+
+__all__ = [
+    "BreakerData",
+    "BreakerListener",
+    "BreakerRegistry",
+    "BreakerSnapshot",
+    "BreakerState",
+    "CircuitBreaker",
+    "effective_state",
+    "next_probe_at",
+    "step_allow",
+    "step_block",
+    "step_failure",
+    "step_success",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROBE_TIMEOUT_S = 60.0
+
+
+class BreakerState(StrEnum):
+    """Where a breaker stands."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+BreakerListener = Callable[["CircuitBreaker", BreakerState, BreakerState], None]
+"""Called as ``listener(breaker, old_state, new_state)`` on every transition."""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerData:
+    """Everything a breaker remembers. ``state`` is the *stored* state: a stored
+    ``OPEN`` whose ``opened_until`` has passed is effectively ``HALF_OPEN``, and a
+    stored ``HALF_OPEN`` means a probe lease was handed out."""
+
+    state: BreakerState = BreakerState.CLOSED
+    consecutive_failures: int = 0
+    opened_until: float | None = None
+    probe_lease_until: float | None = None
+    total_successes: int = 0
+    total_failures: int = 0
+    opened_count: int = 0
+
+
+def effective_state(data: BreakerData, now: float) -> BreakerState:
+    """The state callers see: an ``OPEN`` whose cooldown is over is ``HALF_OPEN``."""
+    if data.state is BreakerState.OPEN and data.opened_until is not None and now >= data.opened_until:
+        return BreakerState.HALF_OPEN
+    return data.state
+
+
+def next_probe_at(data: BreakerData) -> float | None:
+    """Clock time at which a probe will next be let through; ``None`` when closed.
+
+    For an open breaker that is the end of its cooldown; while a probe is out it
+    is the end of the probe's lease (the earliest another probe may go).
+    """
+    if data.state is BreakerState.OPEN:
+        return data.opened_until
+    if data.state is BreakerState.HALF_OPEN:
+        return data.probe_lease_until
+    return None
+
+
+def _open(data: BreakerData, now: float, until: float) -> BreakerData:
+    """Open until ``until``; an existing open is extended, never shortened."""
+    was_open = effective_state(data, now) is BreakerState.OPEN
+    if was_open and data.opened_until is not None:
+        until = max(until, data.opened_until)
+    return replace(
+        data,
+        state=BreakerState.OPEN,
+        opened_until=until,
+        probe_lease_until=None,
+        opened_count=data.opened_count + (0 if was_open else 1),
+    )
+
+
+def step_allow(data: BreakerData, now: float, *, probe_timeout_s: float) -> tuple[BreakerData, bool]:
+    """May a request go? Closed: yes. Open: no, and nothing changes. Half-open:
+    the first caller gets the probe lease, the others wait for its outcome or
+    for the lease to run out."""
+    state = effective_state(data, now)
+    if state is BreakerState.CLOSED:
+        return data, True
+    if state is BreakerState.OPEN:
+        return data, False
+    lease = data.probe_lease_until if data.state is BreakerState.HALF_OPEN else None
+    if lease is not None and now < lease:
+        return data, False
+    return replace(data, state=BreakerState.HALF_OPEN, probe_lease_until=now + probe_timeout_s), True
+
+
+def step_success(data: BreakerData, now: float) -> BreakerData:
+    """A success closes a half-open breaker and resets the failure run. A late
+    success while still open (a call that started earlier) only counts."""
+    counted = replace(data, total_successes=data.total_successes + 1)
+    if effective_state(data, now) is BreakerState.OPEN:
+        return counted
+    return replace(
+        counted,
+        state=BreakerState.CLOSED,
+        consecutive_failures=0,
+        opened_until=None,
+        probe_lease_until=None,
+    )
+
+
+def step_failure(
+    data: BreakerData,
+    now: float,
+    *,
+    failure_threshold: int,
+    cooldown_s: float,
+    open_now: bool = False,
+) -> BreakerData:
+    """Count a failure. Opens when the run reaches ``failure_threshold``, when
+    ``open_now`` is set, or when the half-open probe fails. A failure while
+    already open only counts (and extends the cooldown if ``open_now``)."""
+    state = effective_state(data, now)
+    counted = replace(
+        data,
+        consecutive_failures=data.consecutive_failures + 1,
+        total_failures=data.total_failures + 1,
+    )
+    if state is BreakerState.OPEN:
+        return _open(counted, now, now + cooldown_s) if open_now else counted
+    if state is BreakerState.HALF_OPEN or open_now or counted.consecutive_failures >= failure_threshold:
+        return _open(counted, now, now + cooldown_s)
+    return counted
+
+
+def step_block(data: BreakerData, now: float, deadline: float) -> BreakerData:
+    """Do not use the provider before ``deadline`` (e.g. Retry-After). Opens the
+    breaker or extends its cooldown; never shortens it. A deadline in the past
+    changes nothing."""
+    if deadline <= now:
+        return data
+    return _open(data, now, deadline)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    """A read-only view of one breaker, for metrics and the management API."""
+
+    provider: str
+    model: str
+    state: BreakerState
+    consecutive_failures: int
+    total_successes: int
+    total_failures: int
+    opened_count: int
+    retry_in_s: float | None
+
+
+class CircuitBreaker:
+    """The breaker of one (provider, model). Thread-safe.
+
+    Listeners run while the breaker's (reentrant) lock is held, so they see
+    transitions in order and may read the breaker; keep them quick. A listener
+    that raises is logged and ignored. Transitions caused by time alone (open ->
+    half-open) are reported on the next :meth:`allow` or ``record_*`` call.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        model: str,
+        *,
+        failure_threshold: int = 3,
+        cooldown_s: float = 30.0,
+        probe_timeout_s: float = DEFAULT_PROBE_TIMEOUT_S,
+        clock: Clock = monotonic,
+        listeners: Sequence[BreakerListener] = (),
+    ) -> None:
+        if failure_threshold < 1:
+            raise ValueError("failure_threshold must be at least 1")
+        if cooldown_s < 0:
+            raise ValueError("cooldown_s must not be negative")
+        if probe_timeout_s <= 0:
+            raise ValueError("probe_timeout_s must be positive")
+        self.provider = provider
+        self.model = model
+        self.failure_threshold = failure_threshold
+        self.cooldown_s = cooldown_s
+        self.probe_timeout_s = probe_timeout_s
+        self.clock = clock
+        self._listeners: list[BreakerListener] = list(listeners)
+        self._lock = threading.RLock()
+        self._data = BreakerData()
+        self._reported = BreakerState.CLOSED
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker({self.provider!r}, {self.model!r}, state={self.state.value!r})"
+
+    @property
+    def data(self) -> BreakerData:
+        """The current stored data (immutable)."""
+        with self._lock:
+            return self._data
+
+    @property
+    def state(self) -> BreakerState:
+        """The effective state now: ``HALF_OPEN`` as soon as the cooldown is over."""
+        with self._lock:
+            return effective_state(self._data, self.clock())
+
+    @property
+    def retry_at(self) -> float | None:
+        """Clock time when a probe will next be let through; ``None`` when closed."""
+        with self._lock:
+            return next_probe_at(self._data)
+
+    def add_listener(self, listener: BreakerListener) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def allow(self) -> bool:
+        """May a request go to this provider now? See :func:`step_allow`."""
+        allowed = False
+
+        def step(data: BreakerData, now: float) -> BreakerData:
+            nonlocal allowed
+            data, allowed = step_allow(data, now, probe_timeout_s=self.probe_timeout_s)
+            return data
+
+        self._apply(step)
+        return allowed
+
+    def record_success(self) -> None:
+        """The call succeeded: a half-open breaker closes, counters reset."""
+        self._apply(step_success)
+
+    def record_failure(self, *, open_now: bool = False, cooldown_s: float | None = None) -> None:
+        """The call failed. ``open_now`` opens at once (timeouts, auth errors);
+        ``cooldown_s`` overrides the default cooldown if this failure opens it."""
+        cooldown = self.cooldown_s if cooldown_s is None else cooldown_s
+
+        def step(data: BreakerData, now: float) -> BreakerData:
+            return step_failure(
+                data, now, failure_threshold=self.failure_threshold, cooldown_s=cooldown, open_now=open_now
+            )
+
+        self._apply(step)
+
+    def block_until(self, deadline: float) -> None:
+        """Keep the provider out until clock time ``deadline``; never shortens."""
+        self._apply(lambda data, now: step_block(data, now, deadline))
+
+    def snapshot(self) -> BreakerSnapshot:
+        with self._lock:
+            now = self.clock()
+            data = self._data
+            retry_at = next_probe_at(data)
+            return BreakerSnapshot(
+                provider=self.provider,
+                model=self.model,
+                state=effective_state(data, now),
+                consecutive_failures=data.consecutive_failures,
+                total_successes=data.total_successes,
+                total_failures=data.total_failures,
+                opened_count=data.opened_count,
+                retry_in_s=None if retry_at is None else max(0.0, retry_at - now),
+            )
+
+    def _apply(self, step: Callable[[BreakerData, float], BreakerData]) -> None:
+        with self._lock:
+            now = self.clock()
+            before = effective_state(self._data, now)
+            self._data = step(self._data, now)
+            after = effective_state(self._data, now)
+            transitions = [(self._reported, before), (before, after)]
+            self._reported = after
+            for old, new in transitions:
+                if old is not new:
+                    self._notify(old, new)
+
+    def _notify(self, old: BreakerState, new: BreakerState) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(self, old, new)
+            except Exception:  # a metrics bug must not break routing
+                logger.exception("breaker listener failed for %s/%s", self.provider, self.model)
+
+
+class BreakerRegistry:
+    """One breaker per (provider, model), created on first use. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        failure_threshold: int = 3,
+        cooldown_s: float = 30.0,
+        probe_timeout_s: float = DEFAULT_PROBE_TIMEOUT_S,
+        clock: Clock = monotonic,
+        listeners: Sequence[BreakerListener] = (),
+    ) -> None:
+        self.failure_threshold = failure_threshold
+        self.cooldown_s = cooldown_s
+        self.probe_timeout_s = probe_timeout_s
+        self.clock = clock
+        self._listeners: list[BreakerListener] = list(listeners)
+        self._lock = threading.Lock()
+        self._breakers: dict[tuple[str, str], CircuitBreaker] = {}
+
+    def get(self, provider: str, model: str) -> CircuitBreaker:
+        with self._lock:
+            breaker = self._breakers.get((provider, model))
+            if breaker is None:
+                breaker = CircuitBreaker(
+                    provider,
+                    model,
+                    failure_threshold=self.failure_threshold,
+                    cooldown_s=self.cooldown_s,
+                    probe_timeout_s=self.probe_timeout_s,
+                    clock=self.clock,
+                    listeners=self._listeners,
+                )
+                self._breakers[(provider, model)] = breaker
+            return breaker
+
+    def add_listener(self, listener: BreakerListener) -> None:
+        """Attach a listener to every breaker, existing and future."""
+        with self._lock:
+            self._listeners.append(listener)
+            breakers = list(self._breakers.values())
+        for breaker in breakers:
+            breaker.add_listener(listener)
+
+    def snapshots(self) -> list[BreakerSnapshot]:
+        """Snapshots of every breaker, sorted by (provider, model)."""
+        with self._lock:
+            breakers = [self._breakers[key] for key in sorted(self._breakers)]
+        return [breaker.snapshot() for breaker in breakers]
+
+    def for_provider(self, provider: str) -> list[CircuitBreaker]:
+        with self._lock:
+            return [b for (p, _), b in sorted(self._breakers.items()) if p == provider]
+
+    def forget(self, provider: str) -> None:
+        """Drop every breaker of a provider (when it is removed from the config)."""
+        with self._lock:
+            for key in [k for k in self._breakers if k[0] == provider]:
+                del self._breakers[key]
