@@ -254,7 +254,8 @@ class TppcRouter:
                 opened = await getattr(self._state.router, method)(model=ta.target.call_group, **kw)
             else:
                 opened = await getattr(load_litellm(), method)(model=f"openai/responses/{ta.target.model}", **kw)
-            return opened.__aiter__()
+            iterator: AsyncIterator[Any] = opened.__aiter__()
+            return iterator
 
         def tracker(target: Target) -> Any:
             return ResponsesTracker(target.provider) if responses else ChatTracker(target.provider)
