@@ -155,6 +155,8 @@ def _classify(exc: BaseException, depth: int) -> Failure:
             return Failure(_kind_for_status(status, code), status, retry_after, message, code)
         return Failure(FailureKind.CONNECTION, None, None, message, code)
     status = _status_of(exc)
+    if status == 500 and _REFUSED.search(message):  # litellm reports a refused connection as a 500
+        return Failure(FailureKind.CONNECTION, None, None, message, code)
     if status is not None:
         return Failure(_kind_for_status(status, code), status, retry_after, message, code)
     inner = _classify_cause(exc, depth)
@@ -193,11 +195,19 @@ def _from_provider_error(exc: ProviderError, message: str) -> Failure:
     return Failure(kind, status, exc.retry_after, message, code)
 
 
+_REFUSED = re.compile(r"(?i)connection refused|cannot connect to host|connect call failed|connection reset")
+# litellm's wording around a provider's error: "litellm.X: X: OpenAIException - <error>\n\nLiteLLM: model group ..."
+_LITELLM_PREFIX = re.compile(r"^litellm\.\w+: (?:\w+: )?(?:\w*Exception - )?")
+_LITELLM_SUFFIX = re.compile(r"\s*LiteLLM: model group .*$", re.S)
+
+
 def _message(exc: BaseException) -> str:
     try:
         text = str(exc).strip()
     except Exception:  # noqa: BLE001 - a broken __str__ must not hide the failure
         text = ""
+    if text.startswith("litellm."):
+        text = f"{type(exc).__name__}: " + _LITELLM_SUFFIX.sub("", _LITELLM_PREFIX.sub("", text))
     name = type(exc).__name__
     if not isinstance(exc, ProviderError) and not text.startswith("litellm.") and name not in text:
         text = f"{name}: {text}" if text else name  # "ConnectError: refused" says more than "refused"
