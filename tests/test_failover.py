@@ -112,7 +112,7 @@ def test_classify_litellm_exceptions(exc: Exception, kind: FailureKind, status: 
 def test_litellm_rate_limit_retry_after_from_response_headers() -> None:
     """A litellm 429 reads Retry-After from the upstream response headers."""
     exc = lx.RateLimitError(message="slow down", response=reply(429, {"retry-after": "7"}), **LL)
-    assert classify(exc) == Failure(K.RATE_LIMITED, 429, 7.0, "litellm.RateLimitError: slow down", None)
+    assert classify(exc) == Failure(K.RATE_LIMITED, 429, 7.0, "RateLimitError: slow down", None)
 
 
 def test_litellm_retry_after_from_litellm_response_headers() -> None:
