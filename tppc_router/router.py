@@ -267,20 +267,18 @@ class TppcRouter:
         return stream
 
     def _remember_stream(self, stream: FailoverStream[Any]) -> None:
+        """Remember the ids a Responses stream issues, for affinity."""
         created = getattr(stream.tracker, "created", None)
         if isinstance(created, Mapping):
             self.affinity.remember(stream.provider, issued_ids(created))
-        original = stream.tracker.feed
 
-        def feed(item: Any) -> None:
-            original(item)
+        def on_item(item: Any) -> None:
             kind, payload = event_view(item)
-            if kind == "response.output_item.done":
-                item_ = payload.get("item")
-                if isinstance(item_, Mapping) and item_.get("type") == "reasoning":
-                    self.affinity.remember(stream.provider, [str(item_.get("id") or "")])
+            done = payload.get("item") if kind == "response.output_item.done" else None
+            if isinstance(done, Mapping) and done.get("type") == "reasoning":
+                self.affinity.remember(stream.provider, [str(done.get("id") or "")])
 
-        stream.tracker.feed = feed  # type: ignore[method-assign]
+        stream.on_item = on_item
 
     # -- litellm.Router-compatible surface ------------------------------------------
 

@@ -54,6 +54,7 @@ class FailoverStream(Generic[T]):
 
     def __init__(self, engine: Engine, opened: _Opened[T], target: Target, attempts: list[Attempt]) -> None:
         self._engine = engine
+        self.on_item: Callable[[T], None] | None = None  # called for each item after the preamble
         self._iterator = opened.iterator
         self._buffer: deque[T] = deque(opened.buffered)
         self.tracker = opened.tracker
@@ -109,6 +110,8 @@ class FailoverStream(Generic[T]):
             failure = classify(exc)
             raise self._interrupt(failure.kind, failure.message) from exc
         self.tracker.feed(item)
+        if self.on_item is not None:
+            self.on_item(item)
         return item
 
     async def aclose(self) -> None:
