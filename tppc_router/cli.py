@@ -154,10 +154,10 @@ def main(config: Path | None) -> None:
     """Several OpenAI-Responses providers behind one name, with priority failover."""
 
 
-def _console(*, stderr: bool = False) -> Console:
+def _console() -> Console:
     from rich.console import Console
 
-    console = Console(stderr=stderr, markup=False, highlight=False, emoji=False)
+    console = Console(markup=False, highlight=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160  # piped output is read whole: don't cut it to 80 columns
     return console
@@ -179,20 +179,23 @@ def _host(url: str) -> str:
 
 
 def _provider_rows(settings: Settings) -> list[tuple[str, ...]]:
+    """priority, provider, enabled, source, host, masked key, key source: enabled ones by priority first."""
     from .deployments import credential_chain
 
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (str(c.priority), c.provider, "yes", c.source, _host(c.base_url), c.api_key.masked, c.key_source)
         for c in credential_chain(settings)
     ]
     legacy = settings.packycode
     if not legacy.enabled:
-        key = legacy.credentials.openai_api_key
-        rows.append(("-", "packycode", "no", "packycode", _host(legacy.base_url), key.masked if key else "-", "-"))
+        legacy_key = legacy.credentials.openai_api_key
+        masked = legacy_key.masked if legacy_key else "-"
+        rows.append(("-", "packycode", "no", "packycode", _host(legacy.base_url), masked, "-"))
     for provider in settings.tppc.providers:
         if not provider.enabled:
-            key = provider.api_key.masked if provider.api_key else "-"
-            rows.append(("-", provider.name or "-", "no", "tppc", _host(provider.base_url), key, provider.key_source))
+            masked = provider.api_key.masked if provider.api_key else "-"
+            source = provider.key_source if provider.api_key or provider.key_source != "literal" else "-"
+            rows.append(("-", provider.name or "-", "no", "tppc", _host(provider.base_url), masked, source))
     return rows
 
 
@@ -223,7 +226,9 @@ def _groups(settings: Settings) -> dict[str, Any]:
     for deployment in build_model_list(settings, include_secrets=False):
         info = deployment["model_info"]
         if info["tppc_pinned"]:
-            pinned.append({"group": deployment["model_name"], "provider": info["tppc_provider"], "model": info["tppc_model"]})
+            pinned.append(
+                {"group": deployment["model_name"], "provider": info["tppc_provider"], "model": info["tppc_model"]}
+            )
             continue
         groups.setdefault(deployment["model_name"], []).append(
             {
@@ -283,6 +288,10 @@ def _read(path: Path) -> str:
         raise ConfigError([f"<file>: {path} does not exist (use -c FILE or TPPC_CONFIG)"], source=str(path)) from None
     except OSError as error:
         raise ConfigError([f"<file>: cannot read {path}: {error.strerror}"], source=str(path)) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            [f"<file>: {path} is not UTF-8 text (at byte offset {error.start})"], source=str(path)
+        ) from None
 
 
 @main.command()

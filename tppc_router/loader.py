@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsError
 
 from .config import Settings, kebab
 from .errors import ConfigError
@@ -40,6 +41,21 @@ class _YamlDataSource(PydanticBaseSettingsSource):
         return dict(_yaml_data.get() or {})
 
 
+class _FoldedSource(PydanticBaseSettingsSource):
+    """Another source with kebab keys folded, so ``TPPC_TPPC__PROVIDERS='[{"base-url": ...}]'`` works."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self._inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        folded: dict[str, Any] = _fold(self._inner())
+        return folded
+
+
 def _customise_sources(
     cls: type[BaseSettings],
     settings_cls: type[BaseSettings],
@@ -48,7 +64,7 @@ def _customise_sources(
     dotenv_settings: PydanticBaseSettingsSource,
     file_secret_settings: PydanticBaseSettingsSource,
 ) -> tuple[PydanticBaseSettingsSource, ...]:
-    return (init_settings, env_settings, _YamlDataSource(settings_cls))
+    return (init_settings, _FoldedSource(env_settings), _YamlDataSource(settings_cls))
 
 
 Settings.settings_customise_sources = classmethod(_customise_sources)  # type: ignore[assignment,method-assign]
@@ -85,7 +101,8 @@ def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError([f"<root>: must be a mapping of sections, got {type(data).__name__}"], source=source)
-    folded: dict[str, Any] = _fold(data)
+    # An empty section (``router:`` with every key commented out) means its defaults.
+    folded: dict[str, Any] = {k: v for k, v in _fold(data).items() if v is not None or k not in Settings.model_fields}
     return folded
 
 
@@ -137,6 +154,13 @@ def _problems_from(error: ValidationError) -> list[str]:
     return problems
 
 
+def _env_problem(error: SettingsError) -> str:
+    match = re.search(r'field "(\w+)"', str(error))
+    prefix = f"TPPC_{match.group(1).upper()}__" if match else "TPPC_"
+    names = sorted(name for name in os.environ if name.upper().startswith(prefix)) or [prefix + "*"]
+    return f"<env>: {', '.join(names)}: a list or mapping must be written as JSON"
+
+
 def settings_from_data(
     data: Mapping[str, Any],
     *,
@@ -154,6 +178,8 @@ def settings_from_data(
         raw = Settings(**_fold(overrides))
     except ValidationError as exc:
         raise ConfigError(_problems_from(exc), source=source) from None
+    except SettingsError as exc:  # a TPPC_* variable that should hold JSON doesn't
+        raise ConfigError([_env_problem(exc)], source=source) from None
     finally:
         _yaml_data.reset(token)
     clean, problems = sanitize(raw, env)
@@ -185,4 +211,7 @@ def load_settings(
             raise ConfigError([f"<file>: {source} does not exist (use -c FILE or TPPC_CONFIG)"], source=source) from None
         except OSError as exc:
             raise ConfigError([f"<file>: cannot read {source}: {exc.strerror}"], source=source) from None
+        except UnicodeDecodeError as exc:
+            problem = f"<file>: {source} is not UTF-8 text (at byte offset {exc.start})"
+            raise ConfigError([problem], source=source) from None
     return settings_from_data(parse_yaml(text, source), source=source, env=env, **overrides)

@@ -1,8 +1,9 @@
 """Sanitize, then validate. Both are pure over a :class:`Settings` and an env mapping.
 
 Sanitize trims names, URLs and keys, strips a trailing ``/`` from base-url and
-resolves ``os.environ/NAME`` / ``${NAME}`` keys. Validate collects every problem,
-one line each, starting with its field path. No key ever appears in a problem.
+resolves ``os.environ/NAME`` / ``${NAME}`` keys (providers, the legacy block and
+``server.api-keys``). Validate collects every problem, one line each, starting
+with its field path. No key ever appears in a problem.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from .config import PackycodeConfig, ProviderConfig, Settings
+from .config import PackycodeConfig, ProviderConfig, ServerSection, Settings
 from .secret import Secret
 
 __all__ = ["is_http_url", "resolve_key", "sanitize", "validate"]
@@ -87,6 +88,17 @@ def _sanitize_packycode(block: PackycodeConfig, env: Mapping[str, str], problems
     return clean
 
 
+def _sanitize_server(server: ServerSection, env: Mapping[str, str], problems: list[str]) -> ServerSection:
+    """Resolve ``os.environ/NAME`` in ``server.api-keys``: a reference is never itself a gateway key."""
+    keys = []
+    for i, key in enumerate(server.api_keys):
+        value, _, missing = resolve_key(key.get_secret_value(), env)
+        if missing is not None:
+            problems.append(f"server.api-keys[{i}]: environment variable {missing} is not set")
+        keys.append(Secret(value or ""))
+    return server.model_copy(update={"api_keys": keys})
+
+
 def sanitize(settings: Settings, env: Mapping[str, str]) -> tuple[Settings, list[str]]:
     """Return a cleaned copy of ``settings`` and the problems found while resolving keys."""
     problems: list[str] = []
@@ -94,7 +106,8 @@ def sanitize(settings: Settings, env: Mapping[str, str]) -> tuple[Settings, list
     models = [m.strip() for m in settings.tppc.models]
     tppc = settings.tppc.model_copy(update={"providers": providers, "models": models})
     packycode = _sanitize_packycode(settings.packycode, env, problems)
-    return settings.model_copy(update={"tppc": tppc, "packycode": packycode}), problems
+    server = _sanitize_server(settings.server, env, problems)
+    return settings.model_copy(update={"tppc": tppc, "packycode": packycode, "server": server}), problems
 
 
 def _validate_providers(settings: Settings, problems: list[str]) -> None:
