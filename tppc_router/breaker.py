@@ -346,17 +346,22 @@ class BreakerRegistry:
         with self._lock:
             breaker = self._breakers.get((provider, model))
             if breaker is None:
-                breaker = CircuitBreaker(
-                    provider,
-                    model,
-                    failure_threshold=self.failure_threshold,
-                    cooldown_s=self.cooldown_s,
-                    probe_timeout_s=self.probe_timeout_s,
-                    clock=self.clock,
-                    listeners=self._listeners,
-                )
+                breaker = self._create(provider, model)
                 self._breakers[(provider, model)] = breaker
             return breaker
+
+    def _create(self, provider: str, model: str) -> CircuitBreaker:
+        """Build the breaker of one (provider, model); a subclass may keep its data elsewhere
+        (``tppc_router.state`` keeps it in Redis). Called with the registry's lock held."""
+        return CircuitBreaker(
+            provider,
+            model,
+            failure_threshold=self.failure_threshold,
+            cooldown_s=self.cooldown_s,
+            probe_timeout_s=self.probe_timeout_s,
+            clock=self.clock,
+            listeners=self._listeners,
+        )
 
     def add_listener(self, listener: BreakerListener) -> None:
         """Attach a listener to every breaker, existing and future."""

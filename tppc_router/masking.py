@@ -36,7 +36,10 @@ def mask(secret: str | None) -> str:
 
 
 _BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=\-]{4,})")
-_HEADER = re.compile(r"(?i)((?:authorization|x-api-key|api-key|x-management-key)[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)([^\s\"',}]{4,})")
+_HEADER = re.compile(
+    r"(?i)((?:authorization|x-api-key|api-key|x-management-key)[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)"
+    r"(?=[^\s\"',}]*\d)([^\s\"',}]{8,})"
+)
 # Key-shaped tokens: OpenAI-style "sk-..." keys even when nobody registered them.
 _KEY_SHAPED = re.compile(r"\b(sk-[A-Za-z0-9_\-]{12,})")
 _QUERY = re.compile(r"(?i)([?&](?:api[-_]?key|token|key|access_token)=)([^&\s#\"']+)")
@@ -47,7 +50,7 @@ _ENV_REFERENCE = re.compile(r"^\s*(?:os\.environ/[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Z
 def mask_url(url: str) -> str:
     """Mask ``api-key``/``token`` query parameters and URL passwords."""
     url = _QUERY.sub(lambda m: m.group(1) + mask(m.group(2)), url)
-    return re.sub(r"(://[^/:@\s]+:)([^@\s]+)(@)", lambda m: m.group(1) + mask(m.group(2)) + m.group(3), url)
+    return re.sub(r"(://[^/:@\s]*:)([^@\s]+)(@)", lambda m: m.group(1) + mask(m.group(2)) + m.group(3), url)
 
 
 class SecretRegistry:

@@ -26,6 +26,7 @@ from .failover import FailureKind, classify
 from .observe import CompositeObserver, FailoverLog, ProviderStats
 from .policy import policy_from_settings
 from .portal import Portal, SyncStream
+from .state import backend_info, close_registry, registry_from_settings
 from .stream import FailoverStream, open_stream
 from .trackers import ChatTracker, ResponsesTracker, event_view
 from ._litellm import load_litellm
@@ -78,8 +79,9 @@ class TppcRouter:
     ) -> None:
         self.policy = policy_from_settings(settings)
         self.clock = clock
-        self.breakers = breakers or BreakerRegistry(
-            failure_threshold=self.policy.failure_threshold, cooldown_s=self.policy.cooldown_s, clock=clock
+        self._owns_breakers = breakers is None
+        self.breakers = breakers or registry_from_settings(  # router.state: memory, or shared in Redis
+            settings, failure_threshold=self.policy.failure_threshold, cooldown_s=self.policy.cooldown_s, clock=clock
         )
         self.stats = ProviderStats()
         self.observer = CompositeObserver([self.stats, FailoverLog(), *observers])
@@ -133,6 +135,11 @@ class TppcRouter:
         self.engine.policy = self.policy
         for provider in removed:
             self.breakers.forget(provider)
+
+    def state_backend_info(self) -> dict[str, Any]:
+        """Where breaker state lives: ``{"backend": "memory"|"redis", "reachable": bool, "url": str | None}``
+        (the URL masked; ``reachable`` is False while Redis is away and local state is used)."""
+        return backend_info(self.breakers)
 
     def provider_states(self) -> list[dict[str, Any]]:
         """Each configured provider: enabled, priority, breaker state per model, counters."""
@@ -298,6 +305,8 @@ class TppcRouter:
 
     def close(self) -> None:
         self._portal.close()
+        if self._owns_breakers:
+            close_registry(self.breakers)
 
 
 def _snapshot_dict(snapshot: Any) -> dict[str, Any]:
