@@ -1,0 +1,101 @@
+"""``tppc-router serve``: load the config, say what will be served, run the gateway.
+
+Exit status 2 when the config is invalid (each problem on its own line on stderr).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from .cli import CONFIG_ERROR_EXIT, config_option, resolve_config
+from .config import Settings
+from .deployments import credential_chain
+from .errors import ConfigError
+from .loader import load_settings
+from .logs import attach, configure_logging
+
+__all__ = ["serve", "startup_lines"]
+
+logger = logging.getLogger("tppc_router.serve")
+
+MANAGEMENT_PATH = "/v0/management/tppc"
+MANAGEMENT_KEY_ENV = "TPPC_MANAGEMENT_KEY"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc or "-"
+
+
+def startup_lines(settings: Settings, host: str, port: int, *, env: dict[str, str] | None = None) -> list[str]:
+    """What the startup log says: each provider, the models, where the management API is."""
+    env = dict(os.environ) if env is None else env
+    priorities = {c.provider: c.priority for c in credential_chain(settings)}
+    lines: list[str] = []
+    legacy = settings.packycode
+    if legacy.enabled or legacy.base_url:
+        key = legacy.credentials.openai_api_key
+        lines.append(f"provider packycode (legacy): {'enabled' if legacy.enabled else 'disabled'}, "
+                     f"host {_host(legacy.base_url)}, key {key.masked if key else '-'}, "
+                     f"priority {priorities.get('packycode', '-')}")
+    for p in settings.tppc.providers:
+        serving = p.name in priorities and p.enabled
+        lines.append(f"provider {p.name or '<unnamed>'}: {'enabled' if serving else 'disabled'}, "
+                     f"host {_host(p.base_url)}, key {p.api_key.masked if p.api_key else '-'}, "
+                     f"priority {priorities.get(p.name, '-') if serving else '-'}")
+    if not priorities:
+        lines.append("no provider is enabled: every model request will fail")
+    groups = sorted({m for c in credential_chain(settings) for m in c.models})
+    pinned = [f"{c.provider}/{m}" for c in credential_chain(settings) for m in c.models]
+    lines.append(f"models: {', '.join(groups + pinned) or 'none'}")
+    shown = f"[{host}]" if ":" in host else host
+    keys = "required" if settings.server.api_keys else "not required"
+    lines.append(f"gateway: http://{shown}:{port}/v1 (api key {keys})")
+    if settings.remote_management.secret_key is not None or env.get(MANAGEMENT_KEY_ENV):
+        lines.append(f"management API: http://{shown}:{port}{MANAGEMENT_PATH}")
+    else:
+        lines.append(f"management API: disabled (set remote-management.secret-key or {MANAGEMENT_KEY_ENV})")
+    return lines
+
+
+@click.command("serve")
+@config_option
+@click.option("--host", default=None, help="Address to bind. Default: server.host (127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port. Default: server.port (8317).")
+@click.option("--tppc/--no-tppc", "tppc", default=None,
+              help="Force every tppc provider on, or off (the rollback switch: packycode keeps serving). "
+                   "Default: as in the file.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(("text", "json")), default="text", show_default=True)
+def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | None, log_level: str,
+          log_format: str) -> None:
+    """Run the OpenAI-compatible gateway (/v1) with failover across the configured providers."""
+    import uvicorn
+
+    from .server.app import create_app
+
+    configure_logging(log_level.upper(), "json" if log_format == "json" else "text")
+    path = resolve_config(config)
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        click.echo(f"error: invalid config ({exc.source or path}):", err=True)
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(CONFIG_ERROR_EXIT)
+    app = create_app(settings, config_path=path, tppc_override=tppc)
+    runtime = app.state.runtime
+    host = host or settings.server.host
+    port = settings.server.port if port is None else port
+    for line in startup_lines(runtime.settings, host, port):
+        logger.info(line)
+    attach(runtime.router)  # breaker changes are logged from now on
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, log_level=log_level.lower(),
+                                           server_header=False))
+    server.run()

@@ -1,0 +1,76 @@
+"""``create_app(settings)``: the gateway as a FastAPI app. Nothing is built at import time.
+
+The app holds one :class:`~tppc_router.server.runtime.Runtime` on ``app.state.runtime``
+(with its Prometheus :class:`~tppc_router.metrics.Metrics` in ``extras["metrics"]``)
+and four routers: the gateway (``/v1``), management (``/v0/management``), health
+(``/healthz``, ``/readyz``, ``/status``) and ``/metrics``. While the app runs, the
+active health checks run too (when ``router.health-check.enabled``); on shutdown
+they stop and the pooled provider client is closed. A router's own ``lifespan``
+(``APIRouter(lifespan=...)``) is merged into the app's, so an area can start and
+stop its own background work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ..config import Settings
+from ..probes import start_probes, stop_probes
+from ..router import TppcRouter
+from . import gateway, health, management, metrics_route
+from .errors import install_error_handlers
+from .metrics_route import install_metrics
+from .runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime: Runtime = app.state.runtime
+    probes = start_probes(runtime.router, on_result=install_metrics(runtime).record_probe)
+    try:
+        yield
+    finally:
+        await stop_probes(probes)
+        if runtime.upstream is not None:
+            await runtime.upstream.aclose()
+            runtime.upstream = None
+
+
+def create_app(
+    settings: Settings,
+    *,
+    config_path: str | Path | None = None,
+    tppc_override: bool | None = None,
+    router: TppcRouter | None = None,
+) -> FastAPI:
+    """The gateway app for ``settings`` (as loaded from ``config_path``, if any).
+
+    ``tppc_override`` is ``--tppc`` (True: every tppc provider on) / ``--no-tppc``
+    (False: every tppc provider off); None serves the file as it is. ``router``
+    replaces the :class:`TppcRouter` built from ``settings``.
+    """
+    runtime = Runtime(
+        router=router if router is not None else TppcRouter(settings),
+        config_path=Path(config_path) if config_path is not None else None,
+        tppc_override=tppc_override,
+        file_settings=settings,
+    )
+    if tppc_override is not None:
+        runtime.apply(settings)  # rebuild with the override applied
+    runtime.extras["started_at"] = int(time.time())
+    install_metrics(runtime)
+    app = FastAPI(title="tppc-router", lifespan=_lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.include_router(gateway.router)
+    app.include_router(management.router)
+    app.include_router(health.router)
+    app.include_router(metrics_route.router)
+    return app

@@ -1,0 +1,72 @@
+"""What routes depend on, as ``Annotated`` aliases: the runtime (router, pooled
+provider client, settings), the parsed JSON body, and the gateway key check."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from .errors import GatewayError
+from .runtime import Runtime
+
+__all__ = [
+    "JsonBody",
+    "RuntimeDep",
+    "get_runtime",
+    "json_body",
+    "require_api_key",
+]
+
+
+# Every dependency is ``async def``: FastAPI runs a plain ``def`` one in a worker
+# thread, which costs far more than the function itself on the hot path.
+
+
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body parsed once, as a JSON object; 400 otherwise."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise GatewayError("We could not parse the JSON body of your request. (HINT: This likely means you aren't "
+                           "using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
+                           status_code=400, code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise GatewayError("The request body must be a JSON object.", status_code=400, code="invalid_json")
+    return body
+
+
+JsonBody = Annotated[dict[str, Any], Depends(json_body)]
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def require_api_key(request: Request, runtime: RuntimeDep) -> None:
+    """With ``server.api-keys`` set, ``Authorization: Bearer <one of them>`` or 401."""
+    keys = runtime.settings.server.api_keys
+    if not keys:
+        return
+    token = _bearer(request)
+    if token is not None:
+        given = token.encode()
+        # Compare with every key, so the time taken does not say which one matched.
+        matched = [hmac.compare_digest(given, key.get_secret_value().encode()) for key in keys]
+        if any(matched):
+            return
+    message = ("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+               if token is None else "Incorrect API key provided.")
+    raise GatewayError(message, status_code=401, code="invalid_api_key", headers={"www-authenticate": "Bearer"})

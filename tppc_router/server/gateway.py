@@ -1,0 +1,352 @@
+"""OpenAI-compatible endpoints: ``/v1/responses``, ``/v1/chat/completions``, ``/v1/models``.
+
+``/v1/responses`` is forwarded over raw HTTP (:class:`~tppc_router.upstream.Upstream`):
+the client's body goes to the provider with only ``model`` replaced and the
+defaults of :func:`~tppc_router.upstream.apply_defaults` added, and every event
+the provider streams is relayed byte for byte, in order. The failover engine still
+picks the provider, retries, fails over before content, and keeps affinity.
+
+``/v1/chat/completions`` goes through litellm (``TppcRouter.acompletion``), which
+translates chat to the providers' Responses API.
+
+Every answer names its provider in the ``x-tppc-provider`` header. A stream is
+opened (and has survived to its first content) before the HTTP response starts, so
+failures before content are ordinary HTTP errors; a failure after content ends the
+stream with an ``error`` event (and ``response.failed`` for Responses), never a
+silent close.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import anyio
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from ..affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
+from ..engine import Target, TargetAttempt
+from ..errors import StreamInterruptedError, TppcRouterError
+from ..failover import classify
+from ..masking import mask_text
+from ..metrics import Metrics
+from ..router import TppcRouter
+from ..stream import FailoverStream, open_stream
+from ..trackers import PREAMBLE, ResponsesTracker, SSEEvent
+from ..upstream import Upstream, apply_defaults
+from .deps import JsonBody, RuntimeDep, require_api_key
+from .errors import PROVIDER_HEADER, GatewayError, ProviderRejected, error_body, masked
+from .runtime import Runtime
+
+__all__ = ["CHAT_PARAMETERS", "FORWARDED_HEADERS", "router"]
+
+router = APIRouter(prefix="/v1", tags=["gateway"], dependencies=[Depends(require_api_key)])
+
+# Client headers a provider may see. Never: authorization, host, cookies, hop-by-hop, x-sim-*.
+FORWARDED_HEADERS = frozenset(
+    {"user-agent", "originator", "openai-beta", "session_id", "session-id", "thread-id", "conversation_id",
+     "x-client-request-id"}
+)
+_FORWARDED_PREFIXES = ("x-codex-",)
+
+# The chat-completions fields passed on to litellm; anything else is refused, so a
+# client cannot reach litellm's own keyword arguments (api_base, api_key, ...).
+CHAT_PARAMETERS = frozenset(
+    {"stream", "stream_options", "temperature", "top_p", "n", "stop", "max_tokens", "max_completion_tokens",
+     "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "tools",
+     "tool_choice", "parallel_tool_calls", "response_format", "seed", "reasoning_effort", "store", "service_tier",
+     "prompt_cache_key", "safety_identifier", "verbosity", "functions", "function_call"}
+)
+
+
+# --------------------------------------------------------------------------- request checks
+
+
+def requested_model(body: Mapping[str, Any]) -> str:
+    """The body's ``model``; 400 when it is missing or not a non-empty string."""
+    model = body.get("model")
+    if model is None:
+        raise GatewayError("you must provide a model parameter", status_code=400, param="model",
+                           code="missing_required_parameter")
+    if not isinstance(model, str) or not model:
+        raise GatewayError("model must be a non-empty string", status_code=400, param="model", code="invalid_type")
+    return model
+
+
+def targets_for(tppc: TppcRouter, model: str) -> list[Target]:
+    """The providers serving ``model``; 404 listing the models that exist otherwise."""
+    targets = tppc.targets(model)
+    if not targets:
+        available = tppc.model_groups()
+        raise GatewayError(
+            f"The model `{model}` does not exist. Available models: {', '.join(available) or 'none'}.",
+            status_code=404, param="model", code="model_not_found", extra={"available_models": available},
+        )
+    return targets
+
+
+def forwarded_headers(request: Request) -> dict[str, str]:
+    """The client headers a provider may see (:data:`FORWARDED_HEADERS` and ``x-codex-*``)."""
+    return {k: v for k, v in request.headers.items() if k in FORWARDED_HEADERS or k.startswith(_FORWARDED_PREFIXES)}
+
+
+def _stream_flag(body: Mapping[str, Any]) -> bool:
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise GatewayError("stream must be a boolean", status_code=400, param="stream", code="invalid_type")
+    return stream
+
+
+# --------------------------------------------------------------------------- SSE responses
+
+
+def sse(event: str | None, payload: Mapping[str, Any]) -> bytes:
+    """One server-sent event: ``event: <name>`` (if any) and ``data: <json>``."""
+    head = b"event: " + event.encode() + b"\n" if event else b""
+    return head + b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+class EventStream(StreamingResponse):
+    """An SSE response that always closes the provider's stream: at the end, on
+    error, and when the client goes away first."""
+
+    def __init__(self, upstream: FailoverStream[Any], content: AsyncIterator[bytes]) -> None:
+        headers = {PROVIDER_HEADER: upstream.provider, "cache-control": "no-cache", "x-accel-buffering": "no"}
+        super().__init__(content, media_type="text/event-stream", headers=headers)
+        self._upstream = upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._upstream.aclose()
+
+
+def _observe(runtime: Runtime, stream: FailoverStream[Any]) -> None:
+    """Time to first token, for the Prometheus metrics (when installed)."""
+    metrics = runtime.extras.get("metrics")
+    if isinstance(metrics, Metrics):
+        metrics.observe_stream(stream)
+
+
+# --------------------------------------------------------------------------- /v1/responses
+
+
+def _rejected(exc: httpx.HTTPStatusError, provider: str | None) -> ProviderRejected:
+    response = exc.response
+    return ProviderRejected(response.status_code, response.content, provider=provider,
+                            content_type=response.headers.get("content-type", "application/json"))
+
+
+def _reasoning_ids(items: Iterable[Any]) -> list[str]:
+    return [str(i.get("id") or "") for i in items if isinstance(i, Mapping) and i.get("type") == "reasoning"]
+
+
+class _ResponsesCall:
+    """One ``/v1/responses`` request: affinity, each provider's copy of the body, who was tried."""
+
+    def __init__(self, tppc: TppcRouter, upstream: Upstream, body: dict[str, Any], headers: dict[str, str]) -> None:
+        self.tppc = tppc
+        self.upstream = upstream
+        self.body = body
+        self.headers = headers
+        self.prefer = tppc.affinity.owner_of(body.get("previous_response_id"), body.get("input"))
+        self.tried: str | None = None  # the provider of the latest attempt
+        self._strip = False
+
+    def on_leave(self, target: Target) -> None:
+        if target.provider == self.prefer:
+            self._strip = True  # its encrypted reasoning means nothing to anyone else
+
+    def _body(self, ta: TargetAttempt) -> dict[str, Any]:
+        self.tried = ta.target.provider
+        body = self.body
+        if self._strip and ta.target.provider != self.prefer and "input" in body:
+            body = {**body, "input": strip_encrypted_reasoning(body["input"])}
+        return apply_defaults(body, ta.target, responses=True)
+
+    async def _post(self, ta: TargetAttempt) -> httpx.Response:
+        timeout = max(0.001, min(self.tppc.policy.timeout_s, ta.remaining))
+        return await self.upstream.post(ta.target, "/responses", self._body(ta), timeout=timeout,
+                                        headers=self.headers)
+
+    async def _open(self, ta: TargetAttempt) -> AsyncIterator[SSEEvent]:
+        # The engine times the first byte and every silence itself; httpx's timeout is a backstop.
+        policy = self.tppc.policy
+        timeout = max(policy.first_byte_timeout_s, policy.stream_idle_timeout_s) + 1.0
+        return await self.upstream.open_sse(ta.target, "/responses", self._body(ta), timeout=timeout,
+                                            headers=self.headers)
+
+    async def answer(self, model: str, targets: list[Target]) -> Response:
+        try:
+            result, target, _ = await self.tppc.engine.run(model, targets, self._post, prefer=self.prefer,
+                                                           on_leave=self.on_leave)
+        except httpx.HTTPStatusError as exc:
+            raise _rejected(exc, self.tried) from None
+        try:
+            parsed = json.loads(result.content)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, Mapping):
+            self.tppc.affinity.remember(target.provider, issued_ids(parsed))
+        return Response(result.content, status_code=result.status_code,
+                        media_type=result.headers.get("content-type", "application/json"),
+                        headers={PROVIDER_HEADER: target.provider})
+
+    async def stream(self, model: str, targets: list[Target]) -> tuple[FailoverStream[SSEEvent], AsyncIterator[bytes]]:
+        try:
+            stream: FailoverStream[SSEEvent] = await open_stream(
+                self.tppc.engine, model, targets, self._open, _responses_tracker, prefer=self.prefer,
+                on_leave=self.on_leave,
+            )
+        except httpx.HTTPStatusError as exc:
+            raise _rejected(exc, self.tried) from None
+        tracker = stream.tracker
+        assert isinstance(tracker, ResponsesTracker)
+        if tracker.created is not None:
+            self.tppc.affinity.remember(stream.provider, issued_ids(tracker.created))
+        return stream, _relay_responses(stream, tracker, self.tppc.affinity)
+
+
+def _responses_tracker(target: Target) -> ResponsesTracker[SSEEvent]:
+    return ResponsesTracker(target.provider)
+
+
+async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesTracker[SSEEvent],
+                           affinity: AffinityMap) -> AsyncIterator[bytes]:
+    """The provider's events as they came; then a synthesized ``response.completed``
+    for a whole stream that lacked one, or ``error`` + ``response.failed`` for a cut one."""
+    next_number = 0
+    preamble: list[bytes] | None = []  # the events held back until content, sent in one write with it
+    try:
+        async for event in stream:
+            if preamble is None:
+                yield event.raw
+            elif event.type in PREAMBLE:
+                preamble.append(event.raw)
+            else:
+                yield b"".join(preamble) + event.raw
+                preamble = None
+            payload = event.parsed
+            if payload is None:
+                continue
+            number = payload.get("sequence_number")
+            next_number = number + 1 if isinstance(number, int) else next_number + 1
+            if event.type == "response.output_item.done":
+                affinity.remember(stream.provider, _reasoning_ids([payload.get("item")]))
+        if preamble:
+            yield b"".join(preamble)
+        if not tracker.terminal and tracker.whole_without_terminal():
+            yield sse("response.completed", tracker.synthesize_completed(next_number))
+    except StreamInterruptedError as exc:
+        if preamble:
+            yield b"".join(preamble)
+        message = mask_text(exc.message)
+        yield sse("error", {"type": "error", "code": "stream_interrupted", "message": message, "param": None,
+                            "sequence_number": next_number})
+        response = {**(tracker.created or {}), "status": "failed",
+                    "error": {"code": "server_error", "message": message},
+                    "output": [item for _, item in sorted(tracker.done_items, key=lambda pair: pair[0])]}
+        yield sse("response.failed", {"type": "response.failed", "response": response,
+                                      "sequence_number": next_number + 1})
+
+
+@router.post("/responses")
+async def create_response(request: Request, body: JsonBody, runtime: RuntimeDep) -> Response:
+    """A Responses API call, forwarded to the first provider that answers."""
+    model = requested_model(body)
+    stream = _stream_flag(body)
+    targets = targets_for(runtime.router, model)
+    call = _ResponsesCall(runtime.router, runtime.get_upstream(), body, forwarded_headers(request))
+    if not stream:
+        return await call.answer(model, targets)
+    opened, relay = await call.stream(model, targets)
+    _observe(runtime, opened)
+    return EventStream(opened, relay)
+
+
+# --------------------------------------------------------------------------- /v1/chat/completions
+
+
+def _embedded_error(text: str) -> dict[str, Any] | None:
+    """The provider's ``{"error": {...}}`` body that litellm quotes in its message, if any."""
+    start = text.find('{"error"')
+    if start == -1:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text, start)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and isinstance(value.get("error"), dict) else None
+
+
+def _chat_rejected(exc: Exception) -> ProviderRejected | None:
+    """A provider's own refusal relayed by litellm (4xx): the provider's error body
+    when litellm quotes it, else one built from the message. None for anything else."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int) or not 400 <= status < 500:
+        return None
+    failure = classify(exc)
+    body = _embedded_error(str(getattr(exc, "message", "") or exc)) or error_body(
+        failure.message, type="invalid_request_error", code=failure.provider_code)
+    return ProviderRejected(status, json.dumps(masked(body)).encode(), provider=None)
+
+
+async def _relay_chat(stream: FailoverStream[Any]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in stream:
+            yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
+    except StreamInterruptedError as exc:
+        yield sse(None, masked(exc.body))
+        return
+    yield b"data: [DONE]\n\n"
+
+
+@router.post("/chat/completions")
+async def create_chat_completion(body: JsonBody, runtime: RuntimeDep) -> Response:
+    """A chat completion through litellm, which speaks the providers' Responses API."""
+    model = requested_model(body)
+    stream = _stream_flag(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise GatewayError("messages must be a non-empty array", status_code=400, param="messages",
+                           code="missing_required_parameter" if messages is None else "invalid_type")
+    unknown = sorted(set(body) - CHAT_PARAMETERS - {"model", "messages"})
+    if unknown:
+        raise GatewayError(f"Unrecognized request argument supplied: {', '.join(unknown)}", status_code=400,
+                           param=unknown[0], code="unknown_parameter")
+    tppc = runtime.router
+    targets_for(tppc, model)
+    kwargs = {k: v for k, v in body.items() if k in CHAT_PARAMETERS}
+    try:
+        result = await tppc.acompletion(model, messages, **kwargs)
+    except TppcRouterError:
+        raise
+    except Exception as exc:
+        rejected = _chat_rejected(exc)
+        if rejected is None:
+            raise
+        raise rejected from None
+    if stream:
+        _observe(runtime, result)
+        return EventStream(result, _relay_chat(result))
+    provider = str(result._hidden_params.get("tppc_provider", ""))
+    return Response(result.model_dump_json(exclude_none=True), media_type="application/json",
+                    headers={PROVIDER_HEADER: provider})
+
+
+# --------------------------------------------------------------------------- /v1/models
+
+
+@router.get("/models")
+async def list_models(runtime: RuntimeDep) -> Response:
+    """Every model group and pinned ``<provider>/<model>`` group, in the OpenAI list shape."""
+    created = int(runtime.extras.get("started_at", 0))
+    data = [{"id": group, "object": "model", "created": created, "owned_by": "tppc-router"}
+            for group in runtime.router.model_groups()]
+    return JSONResponse({"object": "list", "data": data})
