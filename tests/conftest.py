@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["canary_guard"]  # tests/canary_guard.py (as "tests.canary_guard" it would need pythonpath=["."])
 
 import os
 import textwrap
@@ -10,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["canary_guard"]  # tests/canary_guard.py (as "tests.canary_guard" it would need pythonpath=["."])
 
 
 @pytest.fixture(autouse=True)

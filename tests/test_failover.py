@@ -188,7 +188,7 @@ def test_classify_httpx_status_errors() -> None:
     too_long = httpx.HTTPStatusError(
         "400", request=REQUEST, response=reply(400, json={"error": {"code": "context_length_exceeded"}})
     )
-    assert classify(unavailable) == Failure(K.SERVER, 503, 4.0, "HTTPStatusError: 503", None)
+    assert classify(unavailable) == Failure(K.SERVER, 503, 4.0, "HTTP 503", None)
     assert (classify(too_long).kind, classify(too_long).provider_code) == (K.INVALID_REQUEST, "context_length_exceeded")
     assert classify(httpx.HTTPStatusError("413", request=REQUEST, response=reply(413))).kind is K.INVALID_REQUEST
 

@@ -167,6 +167,13 @@ def _message(exc: BaseException) -> str:
         text = ""
     if text.startswith("litellm."):
         text = f"{type(exc).__name__}: " + _LITELLM_SUFFIX.sub("", _LITELLM_PREFIX.sub("", text))
+    elif type(exc).__name__ == "HTTPStatusError":  # httpx: say the status and the provider's own words, no URL
+        body = _response_json(exc)
+        error = body.get("error") if isinstance(body, dict) else None
+        detail = error.get("message") if isinstance(error, dict) else None
+        status = _status_of(exc)
+        text = f"HTTP {status}" + (f": {detail}" if isinstance(detail, str) and detail else "")
+        return mask_text(text)[:_MAX_MESSAGE]
     name = type(exc).__name__
     if not isinstance(exc, ProviderError) and not text.startswith("litellm.") and name not in text:
         text = f"{name}: {text}" if text else name  # "ConnectError: refused" says more than "refused"

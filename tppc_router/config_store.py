@@ -652,7 +652,7 @@ def replace_providers(
             changed.append(f"{_label(entry, i)} (moved)")
         new_entries.append(entry)
     changed += [f"{_label(seq[j], j)} (removed)" for j in unused]
-    if len(new_entries) != len(seq) or any(a is not b for a, b in zip(new_entries, seq)):
+    if len(new_entries) != len(seq) or any(a is not b for a, b in zip(new_entries, seq, strict=False)):
         del seq[:]
         if was_empty:
             seq.fa.set_block_style()

@@ -70,8 +70,12 @@ def credential_chain(
     if api_key is not None or api_base is not None:
         if not (api_key and api_base):
             raise ConfigError(
-                ["request: an explicit credential needs both api_key and api_base; "
-                 "tppc-router never combines one source's key with another's base-url"]
+                [
+                    (
+                        "request: an explicit credential needs both api_key and api_base; "
+                        "tppc-router never combines one source's key with another's base-url"
+                    )
+                ]
             )
         return [Credential("explicit", "explicit", api_base.rstrip("/"), Secret(api_key), 1, models)]
 

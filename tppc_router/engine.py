@@ -13,11 +13,11 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
-from .breaker import BreakerRegistry, CircuitBreaker
+from .breaker import BreakerRegistry
 from .clock import Clock, monotonic
 from .errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt
 from .failover import Decision, Failure, FailureKind, RouterPolicy, apply_decision, classify, decide, is_testing
@@ -49,12 +49,17 @@ class EngineObserver(Protocol):
 
     def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None: ...
 
+    def on_stream_start(self, provider: str, group: str, seconds: float) -> None: ...
+
 
 class _NullObserver:
     def on_attempt(self, attempt: Attempt) -> None:
         pass
 
     def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
+        pass
+
+    def on_stream_start(self, provider: str, group: str, seconds: float) -> None:
         pass
 
 
@@ -124,6 +129,7 @@ class Engine:
         attempt_fn: Callable[[TargetAttempt], Awaitable[T]],
         deadline: float,
         attempts: list[Attempt],
+        record_success: bool = True,
     ) -> T:
         breaker = self.breakers.get(target.provider, target.model)
 
@@ -155,7 +161,7 @@ class Engine:
                     result = await attempt_fn(TargetAttempt(target, deadline, self.clock))
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - every provider failure is classified
+                except Exception as exc:
                     failure = classify(exc)
                     decision = decide(failure, attempt_on_provider=number, policy=self.policy)
                     attempt = Attempt(
@@ -166,7 +172,8 @@ class Engine:
                     self.observer.on_attempt(attempt)
                     apply_decision(breaker, decision)
                     raise AttemptFailed(exc, failure, decision) from exc
-                breaker.record_success()
+                if record_success:
+                    breaker.record_success()
                 attempt = Attempt(target.provider, target.model, "ok", None, "", self.clock() - started)
                 attempts.append(attempt)
                 self.observer.on_attempt(attempt)
@@ -183,12 +190,15 @@ class Engine:
         *,
         prefer: str | None = None,
         on_leave: Callable[[Target], None] | None = None,
+        record_success: bool = True,
     ) -> tuple[T, Target, list[Attempt]]:
         """Try ``targets`` until one answers. Returns (result, target, attempts).
 
         Raises the provider's own exception for errors that must not fail over
         (invalid request), :class:`AllProvidersCoolingError` when every provider is
         cooling down, and :class:`AllProvidersFailedError` otherwise.
+        ``record_success=False`` leaves the breaker's success to the caller (a
+        stream is a success only once it completes).
         """
         started = self.clock()
         deadline = started + self.policy.total_budget_s
@@ -215,7 +225,7 @@ class Engine:
                     self.observer.on_failover(group, last_failed[0].provider, target.provider, last_failed[1],
                                               self.clock() - last_failed[2])
                 try:
-                    result = await self._try_target(target, attempt_fn, deadline, attempts)
+                    result = await self._try_target(target, attempt_fn, deadline, attempts, record_success)
                 except AttemptFailed as failed:
                     if not failed.decision.failover:
                         raise failed.exc from None
@@ -238,7 +248,7 @@ class Engine:
         retry_ats = [b.retry_at for t in targets if (b := self.breakers.get(t.provider, t.model)).retry_at is not None]
         if retry_ats:
             retry_after = max(0.0, min(retry_ats) - self.clock())
-        if attempts and all(a.outcome == "skipped" for a in attempts):
+        if attempts and all(a.outcome in ("skipped", "rate_limited") for a in attempts) and retry_after is not None:
             raise AllProvidersCoolingError(group, attempts, retry_after=retry_after)
         raise AllProvidersFailedError(group, attempts, retry_after=retry_after)
 

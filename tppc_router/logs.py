@@ -328,9 +328,11 @@ def log_breaker_change(breaker: CircuitBreaker, old: BreakerState, new: BreakerS
 _attached: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def attach(router: TppcRouter) -> None:
-    """Log the router's state now and every breaker change from now on. Idempotent."""
+def attach(router: TppcRouter, *, log_now: bool = True) -> None:
+    """Log every breaker change from now on (idempotent), and the router's state now
+    unless ``log_now`` is false."""
     if router not in _attached:
         _attached.add(router)
         router.breakers.add_listener(log_breaker_change)
-    log_router_state(router)
+    if log_now:
+        log_router_state(router)

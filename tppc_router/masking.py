@@ -37,7 +37,7 @@ def mask(secret: str | None) -> str:
 
 _BEARER = re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=\-]{4,})")
 _HEADER = re.compile(
-    r"(?i)((?:authorization|x-api-key|api-key|x-management-key)[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)"
+    r"(?i)((?:authorization|x-api-key|api[-_]key|x-management-key)[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic)\s+)?)"
     r"(?=[^\s\"',}]*\d)([^\s\"',}]{8,})"
 )
 # Key-shaped tokens: OpenAI-style "sk-..." keys even when nobody registered them.

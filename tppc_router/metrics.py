@@ -67,14 +67,6 @@ def _label(value: object) -> str:
     return mask_text(str(value))[:120]
 
 
-class _Stream(Protocol):
-    @property
-    def provider(self) -> str: ...
-
-    @property
-    def started(self) -> float: ...
-
-
 class _ProbeResult(Protocol):
     @property
     def provider(self) -> str: ...
@@ -158,11 +150,6 @@ class Metrics:
     def on_stream_start(self, provider: str, group: str, seconds: float) -> None:
         """A stream's first content arrived ``seconds`` after its provider was asked."""
         self.ttft.labels(_label(provider)).observe(max(0.0, seconds))
-
-    def observe_stream(self, stream: _Stream) -> None:
-        """Record the time to first token of a just-opened ``FailoverStream`` (call it
-        right after ``open_stream`` / ``aresponses(stream=True)`` returns)."""
-        self.on_stream_start(stream.provider, "", self.clock() - stream.started)
 
     # -- breaker listener -------------------------------------------------------------
 

@@ -23,6 +23,9 @@ logger = logging.getLogger("tppc_router.failover")
 class FailoverLog:
     """Logs every failover: from, to, why, how long it took."""
 
+    def on_stream_start(self, provider: str, group: str, seconds: float) -> None:
+        pass
+
     def on_attempt(self, attempt: Attempt) -> None:
         if attempt.outcome not in ("ok", "skipped"):
             logger.info("attempt failed: %s", attempt.describe())
@@ -70,6 +73,9 @@ class ProviderStats:
         with self._lock:
             self._get(from_provider).failovers_from += 1
 
+    def on_stream_start(self, provider: str, group: str, seconds: float) -> None:
+        pass
+
     def snapshot(self, provider: str) -> dict[str, Any]:
         with self._lock:
             counts = self._counts.get(provider, _Counts())
@@ -100,3 +106,9 @@ class CompositeObserver:
     def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
         for observer in self.observers:
             observer.on_failover(group, from_provider, to_provider, reason, seconds)
+
+    def on_stream_start(self, provider: str, group: str, seconds: float) -> None:
+        for observer in self.observers:
+            hook = getattr(observer, "on_stream_start", None)
+            if hook is not None:
+                hook(provider, group, seconds)

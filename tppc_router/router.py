@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._litellm import load_litellm
 from .affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
 from .breaker import BreakerRegistry
 from .clock import Clock, monotonic
@@ -29,7 +30,6 @@ from .portal import Portal, SyncStream
 from .state import backend_info, close_registry, registry_from_settings
 from .stream import FailoverStream, open_stream
 from .trackers import ChatTracker, ResponsesTracker, event_view
-from ._litellm import load_litellm
 
 __all__ = ["TppcRouter"]
 
@@ -292,14 +292,14 @@ class TppcRouter:
     async def acompletion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
         return await self._run("acompletion", model, {"messages": messages, **kwargs}, responses=False)
 
-    async def aresponses(self, model: str, input: Any = None, **kwargs: Any) -> Any:  # noqa: A002 - litellm's name
+    async def aresponses(self, model: str, input: Any = None, **kwargs: Any) -> Any:
         return await self._run("aresponses", model, {"input": input, **kwargs}, responses=True)
 
     def completion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
         result = self._portal.call(self.acompletion(model, messages, **kwargs))
         return SyncStream(self._portal, result) if kwargs.get("stream") else result
 
-    def responses(self, model: str, input: Any = None, **kwargs: Any) -> Any:  # noqa: A002
+    def responses(self, model: str, input: Any = None, **kwargs: Any) -> Any:
         result = self._portal.call(self.aresponses(model, input, **kwargs))
         return SyncStream(self._portal, result) if kwargs.get("stream") else result
 

@@ -131,9 +131,9 @@ def _validate_providers(settings: Settings, problems: list[str]) -> None:
                 seen[folded] = path
         if not is_http_url(provider.base_url):
             problems.append(f"{path}.base-url: must be an http(s) URL with a host{label}")
-        if provider.api_key is None or not provider.api_key.get_secret_value():
-            if not any(p.startswith(f"{path}.api-key:") for p in problems):
-                problems.append(f"{path}.api-key: must not be empty{label}")
+        no_key = provider.api_key is None or not provider.api_key.get_secret_value()
+        if no_key and not any(p.startswith(f"{path}.api-key:") for p in problems):
+            problems.append(f"{path}.api-key: must not be empty{label}")
 
 
 def _validate_packycode(block: PackycodeConfig, problems: list[str]) -> None:
@@ -151,12 +151,12 @@ def _validate_packycode(block: PackycodeConfig, problems: list[str]) -> None:
     if not block.defaults.model:
         problems.append("packycode.defaults.model: must not be empty")
     key = block.credentials.openai_api_key
-    if block.requires_openai_auth and (key is None or not key.get_secret_value()):
-        if not any(p.startswith("packycode.credentials.openai-api-key:") for p in problems):
-            problems.append(
-                "packycode.credentials.openai-api-key: required when requires-openai-auth is true"
-                " (or set OPENAI_API_KEY)"
-            )
+    missing = block.requires_openai_auth and (key is None or not key.get_secret_value())
+    if missing and not any(p.startswith("packycode.credentials.openai-api-key:") for p in problems):
+        problems.append(
+            "packycode.credentials.openai-api-key: required when requires-openai-auth is true"
+            " (or set OPENAI_API_KEY)"
+        )
 
 
 def validate(settings: Settings, problems: list[str] | None = None) -> list[str]:

@@ -18,7 +18,7 @@ from .config import Settings
 from .deployments import credential_chain
 from .errors import ConfigError
 from .loader import load_settings
-from .logs import attach, configure_logging
+from .logs import attach, configure_logging, log_credentials
 
 __all__ = ["serve", "startup_lines"]
 
@@ -93,9 +93,10 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     runtime = app.state.runtime
     host = host or settings.server.host
     port = settings.server.port if port is None else port
+    log_credentials(runtime.settings)
     for line in startup_lines(runtime.settings, host, port):
         logger.info(line)
-    attach(runtime.router)  # breaker changes are logged from now on
+    attach(runtime.router, log_now=False)  # breaker changes are logged from now on
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, log_level=log_level.lower(),
                                            server_header=False))
     server.run()

@@ -33,8 +33,8 @@ async def _close(iterator: Any) -> None:
                 result = closer()
                 if asyncio.iscoroutine(result):
                     await result
-            except Exception:  # noqa: BLE001 - closing a broken stream may fail again
-                pass
+            except Exception:
+                logger.debug("closing a broken upstream stream failed", exc_info=True)
             return
 
 
@@ -97,15 +97,16 @@ class FailoverStream(Generic[T]):
         except StopAsyncIteration:
             self._done = True
             if self.tracker.terminal or self.tracker.whole_without_terminal():
+                self._engine.breakers.get(self.target.provider, self.target.model).record_success()
                 raise
             raise self._interrupt(FailureKind.STREAM_BROKEN, "the stream ended before it was complete") from None
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             await _close(self._iterator)
             raise self._interrupt(FailureKind.STREAM_IDLE, f"no event for {idle:g} s") from None
         except asyncio.CancelledError:
             await _close(self._iterator)
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             await _close(self._iterator)
             failure = classify(exc)
             raise self._interrupt(failure.kind, failure.message) from exc
@@ -148,7 +149,7 @@ async def open_stream(
         first_byte_deadline = started + policy.first_byte_timeout_s
         try:
             iterator = await asyncio.wait_for(open_fn(ta), max(0.0, first_byte_deadline - clock()))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise _timeout_error(ta.target, FailureKind.FIRST_BYTE_TIMEOUT, policy.first_byte_timeout_s) from None
         tracker = tracker_factory(ta.target)
         buffered: list[T] = []
@@ -172,7 +173,7 @@ async def open_stream(
                     raise ProviderError(f"{ta.target.provider}: the stream ended before any content",
                                         provider=ta.target.provider, kind=FailureKind.STREAM_BROKEN.value,
                                         status_code=502) from None
-                except (asyncio.TimeoutError, TimeoutError):
+                except TimeoutError:
                     raise _timeout_error(ta.target, kind, seconds) from None
                 tracker.feed(item)
                 if tracker.failure is not None:
@@ -183,5 +184,7 @@ async def open_stream(
             raise
         return _Opened(iterator, buffered, tracker, started)
 
-    opened, target, attempts = await engine.run(group, targets, attempt, prefer=prefer, on_leave=on_leave)
+    opened, target, attempts = await engine.run(group, targets, attempt, prefer=prefer, on_leave=on_leave,
+                                                record_success=False)
+    engine.observer.on_stream_start(target.provider, group, clock() - opened.started)
     return FailoverStream(engine, opened, target, attempts)

@@ -122,7 +122,7 @@ def _parse(raw: bytes, provider: str) -> SSEEvent | None:
         if line.startswith(":") or not line:
             continue
         name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
+        value = value.removeprefix(" ")
         if name == "event":
             event = value
         elif name == "data":

@@ -111,3 +111,23 @@ async def test_concurrent_requests_share_one_breaker(make_router: RouterFactory,
     results = await asyncio.gather(*[router.acompletion(model="gpt-5", messages=MESSAGES) for _ in range(10)])
     assert {provider_of(r) for r in results} == {"backup"}
     assert router.breakers.get("primary", "gpt-5").state.value == "open"
+
+
+def test_provider_that_keeps_cutting_streams_is_benched(make_router: RouterFactory,
+                                                        sims: dict[str, ProviderSimulator]) -> None:
+    """A stream counts as a success only when it completes, so a provider that cuts every stream mid-way
+    opens its breaker and the next stream goes to the backup."""
+    from tppc_router.errors import StreamInterruptedError
+
+    router = make_router(router={"failure-threshold": 2})
+    sims["primary"].set_fault(Fault.parse("cut-after:22"))
+    for _ in range(2):
+        stream = router.responses(model="gpt-5", input="hi", stream=True)
+        try:
+            list(stream)
+        except StreamInterruptedError:
+            pass
+    assert router.breakers.get("primary", "gpt-5").state.value == "open"
+    stream = router.responses(model="gpt-5", input="hi", stream=True)
+    list(stream)
+    assert stream.provider == "backup"

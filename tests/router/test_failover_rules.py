@@ -9,7 +9,7 @@ import pytest
 from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError
 from tppc_router.sim import Fault, ProviderSimulator
 
-from .conftest import MESSAGES, PRIMARY_KEY, BACKUP_KEY, RouterFactory, calls
+from .conftest import BACKUP_KEY, MESSAGES, PRIMARY_KEY, RouterFactory, calls
 
 
 def provider_of(result: object) -> str:

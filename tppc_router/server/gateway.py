@@ -33,14 +33,12 @@ from ..engine import Target, TargetAttempt
 from ..errors import StreamInterruptedError, TppcRouterError
 from ..failover import classify
 from ..masking import mask_text
-from ..metrics import Metrics
 from ..router import TppcRouter
 from ..stream import FailoverStream, open_stream
 from ..trackers import PREAMBLE, ResponsesTracker, SSEEvent
 from ..upstream import Upstream, apply_defaults
 from .deps import JsonBody, RuntimeDep, require_api_key
 from .errors import PROVIDER_HEADER, GatewayError, ProviderRejected, error_body, masked
-from .runtime import Runtime
 
 __all__ = ["CHAT_PARAMETERS", "FORWARDED_HEADERS", "router"]
 
@@ -125,13 +123,6 @@ class EventStream(StreamingResponse):
         finally:
             with anyio.CancelScope(shield=True):
                 await self._upstream.aclose()
-
-
-def _observe(runtime: Runtime, stream: FailoverStream[Any]) -> None:
-    """Time to first token, for the Prometheus metrics (when installed)."""
-    metrics = runtime.extras.get("metrics")
-    if isinstance(metrics, Metrics):
-        metrics.observe_stream(stream)
 
 
 # --------------------------------------------------------------------------- /v1/responses
@@ -266,7 +257,6 @@ async def create_response(request: Request, body: JsonBody, runtime: RuntimeDep)
     if not stream:
         return await call.answer(model, targets)
     opened, relay = await call.stream(model, targets)
-    _observe(runtime, opened)
     return EventStream(opened, relay)
 
 
@@ -333,7 +323,6 @@ async def create_chat_completion(body: JsonBody, runtime: RuntimeDep) -> Respons
             raise
         raise rejected from None
     if stream:
-        _observe(runtime, result)
         return EventStream(result, _relay_chat(result))
     provider = str(result._hidden_params.get("tppc_provider", ""))
     return Response(result.model_dump_json(exclude_none=True), media_type="application/json",

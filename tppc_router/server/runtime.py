@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
+from ..logs import log_router_state
 from ..router import TppcRouter
 from ..upstream import Upstream
 
@@ -58,7 +59,11 @@ class Runtime:
         """Swap the router to ``settings`` (already validated); in-flight calls finish on the old one."""
         self.router.reload(self.effective(settings))
         self.file_settings = settings
-        logger.info("config applied: %d provider(s) serving", len(self.router.provider_states()))
+        metrics = self.extras.get("metrics")
+        record = getattr(metrics, "record_credentials", None)
+        if callable(record):
+            record(self.router.settings)
+        log_router_state(self.router)
 
     def get_upstream(self) -> Upstream:
         if self.upstream is None:
