@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
@@ -251,13 +251,6 @@ class Engine:
         if attempts and all(a.outcome in ("skipped", "rate_limited") for a in attempts) and retry_after is not None:
             raise AllProvidersCoolingError(group, attempts, retry_after=retry_after)
         raise AllProvidersFailedError(group, attempts, retry_after=retry_after)
-
-
-async def first_item(iterator: AsyncIterator[Any], timeout: float | None) -> Any:
-    """The next item of ``iterator`` within ``timeout`` seconds (None: no limit)."""
-    if timeout is None:
-        return await iterator.__anext__()
-    return await asyncio.wait_for(iterator.__anext__(), timeout)
 
 
 async def _sleep(seconds: float) -> None:

@@ -93,7 +93,8 @@ class FailoverStream(Generic[T]):
             raise StopAsyncIteration
         idle = self._engine.policy.stream_idle_timeout_s
         try:
-            item = await asyncio.wait_for(self._iterator.__anext__(), idle)
+            async with asyncio.timeout(idle):  # no task per event, unlike wait_for
+                item = await self._iterator.__anext__()
         except StopAsyncIteration:
             self._done = True
             if self.tracker.terminal or self.tracker.whole_without_terminal():
@@ -148,7 +149,8 @@ async def open_stream(
         started = clock()
         first_byte_deadline = started + policy.first_byte_timeout_s
         try:
-            iterator = await asyncio.wait_for(open_fn(ta), max(0.0, first_byte_deadline - clock()))
+            async with asyncio.timeout(max(0.0, first_byte_deadline - clock())):
+                iterator = await open_fn(ta)
         except TimeoutError:
             raise _timeout_error(ta.target, FailureKind.FIRST_BYTE_TIMEOUT, policy.first_byte_timeout_s) from None
         tracker = tracker_factory(ta.target)
@@ -166,7 +168,8 @@ async def open_stream(
                     deadline = clock() + seconds
                 deadline = min(deadline, ta.deadline)
                 try:
-                    item = await asyncio.wait_for(iterator.__anext__(), max(0.0, deadline - clock()))
+                    async with asyncio.timeout(max(0.0, deadline - clock())):
+                        item = await iterator.__anext__()
                 except StopAsyncIteration:
                     if tracker.terminal:
                         break
