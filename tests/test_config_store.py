@@ -11,23 +11,20 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tppc_router.config_store import (
-    ConfigStore,
+from tppc_router.config_doc import document_from_settings, dump_document, parse_document
+from tppc_router.config_store import ConfigStore, text_hash
+from tppc_router.errors import ConfigError, ManagementError
+from tppc_router.loader import load_settings
+from tppc_router.masking import mask
+from tppc_router.provider_edits import (
     add_provider,
-    document_from_settings,
-    dump_document,
     find_provider,
     looks_masked,
-    parse_document,
     patch_provider,
     remove_provider,
     replace_providers,
     set_secret_key,
-    text_hash,
 )
-from tppc_router.errors import ConfigError, ManagementError
-from tppc_router.loader import load_settings
-from tppc_router.masking import mask
 
 KEY_A = "sk-canary-store-a-11223344"
 KEY_B = "sk-canary-store-b-55667788"

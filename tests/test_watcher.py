@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tppc_router.config_store import patch_provider, store_for
+from tppc_router.config_store import store_for
 from tppc_router.loader import load_settings
+from tppc_router.provider_edits import patch_provider
 from tppc_router.router import TppcRouter
 from tppc_router.server.mgmt_auth import is_bcrypt_hash
 from tppc_router.server.runtime import Runtime

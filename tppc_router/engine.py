@@ -42,6 +42,8 @@ class Target:
     base_url: str
     api_key: Secret = field(repr=False)
     call_group: str = ""  # the litellm group that reaches only this provider
+    reasoning_effort: str = "high"  # this provider's default (the legacy block may set its own)
+    store: bool = False
 
 
 class EngineObserver(Protocol):

@@ -42,7 +42,8 @@ def targets_for(chain: Sequence[Credential]) -> dict[str, list[Target]]:
             pinned = pinned_group(cred.provider, model)
             for group in (model, pinned):
                 groups.setdefault(group, []).append(
-                    Target(cred.provider, model, group, cred.priority, cred.base_url, cred.api_key, call_group=pinned)
+                    Target(cred.provider, model, group, cred.priority, cred.base_url, cred.api_key, call_group=pinned,
+                           reasoning_effort=cred.reasoning_effort, store=cred.store)
                 )
     return groups
 
@@ -176,7 +177,7 @@ class TppcRouter:
             return None
         chain = credential_chain(self._state.settings, api_key=kwargs.pop("api_key", None),
                                  api_base=kwargs.pop("api_base", None))
-        cred = chain[0]
+        cred = chain[0]  # the explicit credential, alone
         return [Target(cred.provider, model, model, 1, cred.base_url, cred.api_key, call_group="")]
 
     def _call_kwargs(self, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,15 +190,15 @@ class TppcRouter:
             kw.setdefault("store", False)
         return kw
 
-    async def _invoke(self, method: str, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> Any:
+    async def _invoke(self, state: _State, method: str, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> Any:
+        """One provider call on the router the request started with (a reload does not disturb it)."""
         kw = self._call_kwargs(ta, kwargs)
         if ta.target.call_group:
-            fn = getattr(self._state.router, method)
-            coro = fn(model=ta.target.call_group, **kw)
+            coro = getattr(state.router, method)(model=ta.target.call_group, **kw)
         else:
-            fn = getattr(load_litellm(), method)
-            coro = fn(model=f"openai/responses/{ta.target.model}", **kw)
-        return await asyncio.wait_for(coro, kw["timeout"] + 1.0)
+            coro = getattr(load_litellm(), method)(model=f"openai/responses/{ta.target.model}", **kw)
+        async with asyncio.timeout(kw["timeout"] + 1.0):
+            return await coro
 
     def _annotate(self, result: Any, target: Target, attempts: list[Attempt]) -> Any:
         hidden = getattr(result, "_hidden_params", None)
@@ -236,10 +237,11 @@ class TppcRouter:
 
         try:
             if kwargs.get("stream"):
-                return await self._run_stream(method, model, targets, request_kwargs, prefer, on_leave, responses)
+                return await self._run_stream(state, method, model, targets, request_kwargs, prefer, on_leave,
+                                              responses)
 
             async def attempt(ta: TargetAttempt) -> Any:
-                return await self._invoke(method, ta, request_kwargs(ta))
+                return await self._invoke(state, method, ta, request_kwargs(ta))
 
             result, target, attempts = await self.engine.run(model, targets, attempt, prefer=prefer, on_leave=on_leave)
         except Exception as exc:
@@ -253,14 +255,10 @@ class TppcRouter:
                 self.affinity.remember(target.provider, issued_ids(dump()))
         return self._annotate(result, target, attempts)
 
-    async def _run_stream(self, method: str, model: str, targets: list[Target], request_kwargs: Any,
+    async def _run_stream(self, state: _State, method: str, model: str, targets: list[Target], request_kwargs: Any,
                           prefer: str | None, on_leave: Any, responses: bool) -> FailoverStream[Any]:
         async def open_fn(ta: TargetAttempt) -> AsyncIterator[Any]:
-            kw = self._call_kwargs(ta, request_kwargs(ta))
-            if ta.target.call_group:
-                opened = await getattr(self._state.router, method)(model=ta.target.call_group, **kw)
-            else:
-                opened = await getattr(load_litellm(), method)(model=f"openai/responses/{ta.target.model}", **kw)
+            opened = await self._invoke(state, method, ta, request_kwargs(ta))
             iterator: AsyncIterator[Any] = opened.__aiter__()
             return iterator
 

@@ -149,7 +149,13 @@ class ResponsesTracker(Generic[T]):
             self.content_started = True
 
     def whole_without_terminal(self) -> bool:
-        return bool(self.done_items) and not self.open_items
+        """Every item that was started is done, and the last one is an answer (a message or
+        a tool call), not reasoning: a relay that closes between items has not finished."""
+        if not self.done_items or self.open_items:
+            return False
+        _, last = max(self.done_items, key=lambda pair: pair[0])
+        kind = last.get("type") if isinstance(last, Mapping) else getattr(last, "type", None)
+        return kind not in (None, "reasoning")
 
     def synthesize_completed(self, sequence_number: int | None) -> dict[str, Any]:
         """A ``response.completed`` built from what was delivered (no usage was sent)."""

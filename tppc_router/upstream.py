@@ -29,13 +29,13 @@ def apply_defaults(body: Mapping[str, Any], target: Target, *, responses: bool) 
     where the caller did not set them (the caller's explicit value wins)."""
     out = dict(body)
     out["model"] = target.model
-    out.setdefault("store", False)
+    out.setdefault("store", target.store)
     if responses:
         reasoning = dict(out.get("reasoning") or {})
-        reasoning.setdefault("effort", "high")
+        reasoning.setdefault("effort", target.reasoning_effort)
         out["reasoning"] = reasoning
     else:
-        out.setdefault("reasoning_effort", "high")
+        out.setdefault("reasoning_effort", target.reasoning_effort)
     return out
 
 

@@ -131,3 +131,16 @@ def test_provider_that_keeps_cutting_streams_is_benched(make_router: RouterFacto
     stream = router.responses(model="gpt-5", input="hi", stream=True)
     list(stream)
     assert stream.provider == "backup"
+
+
+async def test_reload_does_not_disturb_a_request_waiting_on_a_provider(make_router: RouterFactory,
+                                                                        sims: dict[str, ProviderSimulator]) -> None:
+    """A request that started before reload() keeps the providers it started with: when its silent primary
+    times out it still fails over to the backup that the new config removed."""
+    sims["primary"].set_fault(Fault.parse("no-response"))
+    router = make_router(router={"timeout": 0.8})
+    task = asyncio.create_task(router.acompletion(model="gpt-5", messages=MESSAGES))
+    await asyncio.sleep(0.3)
+    router.reload(load_settings(text=config_text(sims, ("primary",))))
+    result = await task
+    assert provider_of(result) == "backup"

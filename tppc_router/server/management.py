@@ -28,17 +28,10 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from ..config_store import (
-    ConfigStore,
-    Mutator,
-    add_provider,
-    patch_provider,
-    remove_provider,
-    replace_providers,
-    store_for,
-)
+from ..config_store import ConfigStore, Mutator, store_for
 from ..errors import ConfigError, ManagementError
 from ..masking import mask_text, secrets
+from ..provider_edits import add_provider, patch_provider, remove_provider, replace_providers
 from ..watcher import POLL_INTERVAL, WATCH_INTERVAL_KEY, start_watcher, stop_watcher
 from .mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
 from .runtime import Runtime

@@ -34,8 +34,10 @@ from starlette.requests import Request
 
 from ..clock import Clock, monotonic
 from ..config import Settings
-from ..config_store import ConfigStore, parse_document, set_secret_key, store_for
+from ..config_doc import parse_document
+from ..config_store import ConfigStore, store_for
 from ..errors import ManagementError
+from ..provider_edits import set_secret_key
 from ..secret import Secret
 from .runtime import Runtime
 
