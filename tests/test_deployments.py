@@ -169,3 +169,19 @@ def test_model_list_without_secrets_keeps_secret_objects() -> None:
     key = model_list[0]["litellm_params"]["api_key"]
     assert isinstance(key, Secret)
     assert_no_canary(repr(model_list), str(model_list))
+
+
+def test_legacy_block_without_auth_is_served() -> None:
+    """requires-openai-auth: false with no key still serves the legacy provider, with a placeholder key."""
+    from tppc_router.deployments import NO_KEY, credential_chain
+    from tppc_router.loader import load_settings
+
+    settings = load_settings(text="""
+packycode:
+  enabled: true
+  base-url: http://127.0.0.1:9/v1
+  requires-openai-auth: false
+""", env={})
+    chain = credential_chain(settings)
+    assert [c.provider for c in chain] == ["packycode"]
+    assert chain[0].api_key.get_secret_value() == NO_KEY

@@ -299,3 +299,11 @@ def test_references_are_not_scrubbed_as_secrets() -> None:
         "key from os.environ/PRIMARY_KEY and ${PRIMARY_KEY}"
     )
     assert mask_text(f"leaked {CANARY_PRIMARY}") == "leaked sk-c...1e5b"
+
+
+def test_port_out_of_range_is_not_a_url() -> None:
+    """A base-url with a port above 65535 is rejected, not accepted and failed at request time."""
+    from tppc_router.sanitize import is_http_url
+
+    assert not is_http_url("https://y.example.com:99999/v1")
+    assert is_http_url("https://y.example.com:8443/v1")

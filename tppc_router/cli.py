@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -138,6 +139,19 @@ def config_option(function: _F) -> _F:
     return option(function)
 
 
+def config_file_argument(function: _F) -> _F:
+    """``-c FILE`` plus an optional positional ``FILE`` (``tppc-router validate config.yaml``)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, file: Path | None = None, config: Path | None = None, **kwargs: Any) -> Any:
+        if file is not None and config is not None and file != config:
+            raise click.UsageError("give the config file either as FILE or with -c, not both")
+        return function(*args, config=file or config, **kwargs)
+
+    argument = click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+    return config_option(argument(wrapper))  # type: ignore[return-value]
+
+
 def resolve_config(value: str | os.PathLike[str] | None = None) -> Path:
     """The config path: the subcommand's ``-c``, the group's ``-c``, ``TPPC_CONFIG``, ``./config.yaml``."""
     if value is None:
@@ -200,7 +214,7 @@ def _provider_rows(settings: Settings) -> list[tuple[str, ...]]:
 
 
 @main.command()
-@config_option
+@config_file_argument
 def validate(config: Path | None) -> None:
     """Check a config file and show its providers in priority order."""
     from rich.table import Table
@@ -242,7 +256,7 @@ def _groups(settings: Settings) -> dict[str, Any]:
 
 
 @main.command()
-@config_option
+@config_file_argument
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def models(config: Path | None, as_json: bool) -> None:
     """List each model group with its providers in priority order, and the pinned groups."""
@@ -261,7 +275,7 @@ def models(config: Path | None, as_json: bool) -> None:
 
 
 @main.command()
-@config_option
+@config_file_argument
 @click.option(
     "--format", "fmt", type=click.Choice(["litellm"]), default="litellm", show_default=True, help="Output format."
 )
@@ -295,7 +309,7 @@ def _read(path: Path) -> str:
 
 
 @main.command()
-@config_option
+@config_file_argument
 @click.option("--write", is_flag=True, help="Rewrite the file (keeping <file>.bak) instead of printing a diff.")
 def migrate(config: Path | None, write: bool) -> None:
     """Turn the legacy packycode: block into the first tppc provider."""

@@ -18,6 +18,7 @@ from .secret import Secret
 
 __all__ = [
     "HARD_DEFAULTS",
+    "NO_KEY",
     "Credential",
     "build_model_list",
     "credential_chain",
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 Source = Literal["explicit", "packycode", "tppc"]
+
+# Sent as the key of a legacy provider that requires no auth (openai clients insist on one).
+NO_KEY = "no-key-required"
 
 # Applied to every deployment; a caller's explicit value wins (see TppcRouter).
 HARD_DEFAULTS: Mapping[str, Any] = {"reasoning_effort": DEFAULT_REASONING_EFFORT, "store": False}
@@ -82,13 +86,16 @@ def credential_chain(
     chain: list[Credential] = []
     legacy = settings.packycode
     offset = 0
-    if legacy.enabled and legacy.credentials.openai_api_key is not None:
+    legacy_key = legacy.credentials.openai_api_key
+    if legacy.enabled and legacy_key is None and not legacy.requires_openai_auth:
+        legacy_key = Secret(NO_KEY)  # requires-openai-auth: false: the relay takes no key
+    if legacy.enabled and legacy_key is not None:
         chain.append(
             Credential(
                 provider="packycode",
                 source="packycode",
                 base_url=legacy.base_url,
-                api_key=legacy.credentials.openai_api_key,
+                api_key=legacy_key,
                 priority=1,
                 models=(legacy.defaults.model,),
                 reasoning_effort=legacy.defaults.model_reasoning_effort,

@@ -72,7 +72,7 @@ class RouterPolicy:
     not_found_cooldown_s: float = 300.0  # 404 for that model
     failure_threshold: int = 3  # consecutive failures that open a breaker
     cooldown_s: float = 30.0  # default breaker cooldown
-    total_budget_s: float = 600.0  # per request, all attempts together
+    total_budget_s: float = 900.0  # per request, all attempts together
     first_byte_timeout_s: float = 10.0  # headers / first SSE event
     first_token_timeout_s: float | None = None  # first output token; None = no separate limit
     stream_idle_timeout_s: float = 300.0  # silence mid-stream

@@ -301,6 +301,12 @@ class TppcRouter:
         result = self._portal.call(self.aresponses(model, input, **kwargs))
         return SyncStream(self._portal, result) if kwargs.get("stream") else result
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else ``litellm.Router`` offers (embeddings, model info, ...) is the wrapped router's."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.litellm_router, name)
+
     def close(self) -> None:
         self._portal.close()
         if self._owns_breakers:

@@ -43,6 +43,10 @@ def is_http_url(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 

@@ -159,6 +159,8 @@ def test_extra_deployments_are_merged(make_router: RouterFactory, sims: dict[str
     result = router.completion(model="mine", messages=MESSAGES)
     assert "Hello from third" in result.choices[0].message.content
     assert "mine" in [d["model_name"] for d in router.litellm_router.get_model_list()]
+    # Everything else litellm.Router offers is reachable on TppcRouter itself: the one-line switch.
+    assert router.get_model_list() == router.litellm_router.get_model_list()
 
 
 def test_silent_provider_non_streaming_times_out_and_fails_over(make_router: RouterFactory,
