@@ -173,6 +173,12 @@ class Engine:
                     attempts.append(attempt)
                     self.observer.on_attempt(attempt)
                     apply_decision(breaker, decision)
+                    if failure.kind is FailureKind.AUTH:
+                        logger.warning(
+                            "provider %s rejected its credential (%s, key %s): not used for %.0f s",
+                            target.provider, failure.status, target.api_key.masked,
+                            decision.cooldown_s or self.policy.auth_cooldown_s,
+                        )
                     raise AttemptFailed(exc, failure, decision) from exc
                 if record_success:
                     breaker.record_success()
@@ -226,6 +232,7 @@ class Engine:
                 if last_failed is not None:
                     self.observer.on_failover(group, last_failed[0].provider, target.provider, last_failed[1],
                                               self.clock() - last_failed[2])
+                tried_at = self.clock()
                 try:
                     result = await self._try_target(target, attempt_fn, deadline, attempts, record_success)
                 except AttemptFailed as failed:
@@ -236,7 +243,7 @@ class Engine:
                         excluded.add(target.provider)
                     if on_leave is not None:
                         on_leave(target)
-                    last_failed = (target, failed.failure.kind.value, self.clock())
+                    last_failed = (target, failed.failure.kind.value, tried_at)  # the time lost on it
                     continue
                 return result, target, attempts
             now = self.clock()

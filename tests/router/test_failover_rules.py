@@ -105,8 +105,9 @@ def test_429_short_retry_after_waits_for_provider(make_router: RouterFactory,
 
 @pytest.mark.parametrize("status", [401, 402, 403])
 def test_auth_errors_cool_provider_for_minutes(make_router: RouterFactory, sims: dict[str, ProviderSimulator],
-                                               status: int) -> None:
-    """401/402/403 fail over and cool that provider for minutes; the key is never shown."""
+                                               status: int, caplog: pytest.LogCaptureFixture) -> None:
+    """401/402/403 fail over and cool that provider for minutes; the log names it with its masked key."""
+    caplog.set_level("WARNING", logger="tppc_router")
     sims["primary"].set_fault(Fault.parse(f"status:{status}"))
     router = make_router()
     result = router.completion(model="gpt-5", messages=MESSAGES)
@@ -114,6 +115,10 @@ def test_auth_errors_cool_provider_for_minutes(make_router: RouterFactory, sims:
     snapshot = router.breakers.get("primary", "gpt-5").snapshot()
     assert snapshot.state.value == "open" and snapshot.retry_in_s is not None and snapshot.retry_in_s > 200
     assert PRIMARY_KEY not in str(result._hidden_params["tppc_attempts"])
+    from tppc_router.masking import mask
+
+    assert any("rejected its credential" in r.getMessage() and mask(PRIMARY_KEY) in r.getMessage()
+               for r in caplog.records)
 
 
 def test_404_model_cools_provider_for_that_model(make_router: RouterFactory,

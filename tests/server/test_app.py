@@ -69,6 +69,23 @@ def test_tppc_forces_disabled_providers_on(live_server: StartServer, primary: Pr
     assert httpx.post(live.base_url + "/responses", json=BODY).headers["x-tppc-provider"] == "primary"
 
 
+def test_tppc_keeps_providers_that_cannot_serve_off(live_server: StartServer, primary: ProviderSimulator,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """``--tppc`` leaves a disabled provider off when it cannot serve (no key, a duplicate name), and says why."""
+    caplog.set_level("WARNING", logger="tppc_router")
+    entries = [
+        {"name": "primary", "base-url": primary.url, "api-key": CANARY_PRIMARY},
+        {"name": "half-done", "base-url": primary.url, "enabled": False},
+        {"name": "PRIMARY", "base-url": primary.url, "api-key": CANARY_PRIMARY, "enabled": False},
+    ]
+    settings = settings_from_data({"tppc": {"providers": entries}}, env={})
+    live = live_server(settings, tppc_override=True)
+    states = {row["name"]: row["enabled"] for row in live.runtime.router.provider_states()}
+    assert states == {"primary": True, "half-done": False, "PRIMARY": False}
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "half-done stays off" in messages and "PRIMARY stays off" in messages
+
+
 def test_health_and_metrics_are_mounted(live_server: StartServer) -> None:
     """The health and Prometheus routes are part of the app, and the metrics count gateway requests."""
     live = live_server()

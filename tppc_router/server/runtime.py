@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings
+from ..config import ProviderConfig, Settings
 from ..logs import log_router_state
+from ..sanitize import validate
 from ..router import TppcRouter
 from ..upstream import Upstream
 
 __all__ = ["Runtime"]
+
+_PROVIDER_PATH = re.compile(r"^tppc\.providers\[(\d+)\]")
+
+
+def _with_providers(settings: Settings, providers: list[ProviderConfig]) -> Settings:
+    return settings.model_copy(update={"tppc": settings.tppc.model_copy(update={"providers": providers})})
 
 logger = logging.getLogger("tppc_router.server")
 
@@ -46,14 +54,26 @@ class Runtime:
         return self.router.settings
 
     def effective(self, settings: Settings) -> Settings:
-        """``settings`` with the --tppc/--no-tppc override applied."""
+        """``settings`` with the --tppc/--no-tppc override applied.
+
+        ``--tppc`` turns every provider on that can serve; one that cannot (no key, a bad
+        URL, a duplicate name) stays off, with a log line that says why.
+        """
         if self.tppc_override is None:
             return settings
         providers = [p.model_copy(update={"enabled": self.tppc_override}) for p in settings.tppc.providers]
+        candidate = _with_providers(settings, providers)
         if self.tppc_override:
-            providers = [p for p in providers if p.name and p.base_url and p.api_key is not None]
-        tppc = settings.tppc.model_copy(update={"providers": providers})
-        return settings.model_copy(update={"tppc": tppc})
+            for problem in validate(candidate):
+                match = _PROVIDER_PATH.match(problem)
+                if match is None:
+                    continue
+                index = int(match.group(1))
+                if providers[index].enabled and not settings.tppc.providers[index].enabled:
+                    providers[index] = providers[index].model_copy(update={"enabled": False})
+                    logger.warning("--tppc: %s stays off: %s", providers[index].name or f"provider #{index}", problem)
+            candidate = _with_providers(settings, providers)
+        return candidate
 
     def apply(self, settings: Settings) -> None:
         """Swap the router to ``settings`` (already validated); in-flight calls finish on the old one."""
