@@ -46,8 +46,14 @@ def test_log_leak():
     logging.getLogger("tppc_router.upstream").debug("sending %s", LOG_LEAK)
 
 
-def test_log_masked_by_production_handler():
-    logging.getLogger("tppc_router.upstream").info("headers: Authorization: Bearer %s", LOG_LEAK)
+def test_log_masked_at_source():
+    from tppc_router.masking import get_logger
+
+    get_logger("tppc_router.upstream").info("headers: Authorization: Bearer %s", LOG_LEAK)
+
+
+def test_own_log_unmasked_leak():
+    logging.getLogger("tppc_router.elsewhere").info("headers: Authorization: Bearer %s", LOG_LEAK)
 
 
 def test_litellm_debug_leak():
@@ -138,7 +144,8 @@ def inner_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedP
         ("test_clean", "PASSED"),
         ("test_print_leak", "FAILED"),
         ("test_log_leak", "FAILED"),
-        ("test_log_masked_by_production_handler", "PASSED"),
+        ("test_log_masked_at_source", "PASSED"),
+        ("test_own_log_unmasked_leak", "FAILED"),
         ("test_litellm_debug_leak", "FAILED"),
         ("test_exception_log_leak", "FAILED"),
         ("test_cli_leak", "FAILED"),

@@ -21,7 +21,7 @@ from tppc_router.logs import (
     credential_resolutions,
     log_breaker_change,
 )
-from tppc_router.masking import mask
+from tppc_router.masking import get_logger, mask
 from tppc_router.observe import FailoverLog
 from tppc_router.router import TppcRouter
 
@@ -52,7 +52,7 @@ def configured(fmt: str = "text") -> io.StringIO:
 def test_authorization_header_is_masked_in_text_lines(restore_logging: None) -> None:
     """An Authorization header and a key query parameter in a log line come out masked."""
     stream = configured()
-    log = logging.getLogger("tppc_router.upstream")
+    log = get_logger("tppc_router.upstream")
     log.info("POST https://relay.example/v1/responses?api-key=%s headers={'Authorization': 'Bearer %s'}",
              UNREGISTERED, UNREGISTERED)
     line = stream.getvalue()
@@ -67,7 +67,7 @@ def test_traceback_is_masked(restore_logging: None) -> None:
     try:
         raise RuntimeError(f"upstream said: Authorization: Bearer {UNREGISTERED}")
     except RuntimeError:
-        logging.getLogger("tppc_router.server").exception("request failed")
+        get_logger("tppc_router.server").exception("request failed")
     text = stream.getvalue()
     assert "RuntimeError" in text and "Traceback" in text
     assert UNREGISTERED not in text
@@ -76,7 +76,7 @@ def test_traceback_is_masked(restore_logging: None) -> None:
 def test_json_format_is_one_masked_object_per_line(restore_logging: None) -> None:
     """fmt="json" writes one JSON object per line with ts, level, logger, message and extra fields."""
     stream = configured("json")
-    logging.getLogger("tppc_router.failover").warning("failover for %s: %s", "gpt-5", f"Bearer {UNREGISTERED}",
+    get_logger("tppc_router.failover").warning("failover for %s: %s", "gpt-5", f"Bearer {UNREGISTERED}",
                                                       extra={"provider": "primary"})
     [line] = stream.getvalue().splitlines()
     record = json.loads(line)

@@ -26,13 +26,13 @@ can later live in Redis with the same functions.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from tppc_router.clock import Clock, monotonic
+from tppc_router.masking import get_logger
 
 __all__ = [
     "BreakerData",
@@ -49,7 +49,7 @@ __all__ = [
     "step_success",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_PROBE_TIMEOUT_S = 60.0
 

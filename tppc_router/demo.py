@@ -154,6 +154,8 @@ def run_demo(console: Console, *, on_step: Callable[[int], None] | None = None) 
 def demo() -> None:
     """Show failover on simulated providers (no keys, no network, under a minute)."""
     console = Console()
+    if not console.is_terminal:  # piped or captured: keep the table readable, not squeezed into 80 columns
+        console = Console(width=160)
     failures = run_demo(console)
     if failures != 1:
         raise SystemExit(1)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -22,10 +21,11 @@ from .clock import Clock, monotonic
 from .errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt
 from .failover import Decision, Failure, FailureKind, RouterPolicy, apply_decision, classify, decide, is_testing
 from .secret import Secret
+from .masking import get_logger
 
 __all__ = ["Engine", "EngineObserver", "Target", "TargetAttempt"]
 
-logger = logging.getLogger("tppc_router.failover")
+logger = get_logger("tppc_router.failover")
 T = TypeVar("T")
 
 _MAX_PASSES = 3

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from .masking import MaskingFilter, mask, mask_text
+from .masking import MaskingFilter, get_logger, mask, mask_text
 
 if TYPE_CHECKING:
     from .breaker import BreakerState, CircuitBreaker
@@ -234,9 +234,9 @@ def route_litellm_through_root() -> None:
 
 # --------------------------------------------------------------------------- the router's lines
 
-config_log = logging.getLogger("tppc_router.config")
-models_log = logging.getLogger("tppc_router.models")
-breaker_log = logging.getLogger("tppc_router.breaker")
+config_log = get_logger("tppc_router.config")
+models_log = get_logger("tppc_router.models")
+breaker_log = get_logger("tppc_router.breaker")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 __all__ = [
     "FULLY_HIDDEN",
+    "MaskingFilter",
     "SecretRegistry",
+    "get_logger",
     "mask",
     "mask_text",
     "mask_url",
@@ -93,7 +95,10 @@ def mask_text(text: str) -> str:
 
 
 class MaskingFilter(logging.Filter):
-    """A logging filter that masks secrets in every record it sees."""
+    """A logging filter that masks secrets in every record it sees: the message, and
+    the traceback and stack text that would be printed with it."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -104,4 +109,19 @@ class MaskingFilter(logging.Filter):
         if masked != message:
             record.msg = masked
             record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
         return True
+
+
+def get_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with :class:`MaskingFilter` on it, so every line the
+    package logs is masked at the source, whatever handlers the application set up."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, MaskingFilter) for f in logger.filters):
+        logger.addFilter(MaskingFilter())
+    return logger

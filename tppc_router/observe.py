@@ -6,7 +6,6 @@ and :class:`FailoverLog`; the server adds Prometheus metrics the same way.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -14,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Attempt
+from .masking import get_logger
 
 __all__ = ["CompositeObserver", "FailoverLog", "ProviderStats"]
 
-logger = logging.getLogger("tppc_router.failover")
+logger = get_logger("tppc_router.failover")
 
 
 class FailoverLog:

@@ -29,7 +29,6 @@ What a probe does to the breaker of that (provider, model):
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import weakref
 from collections.abc import Awaitable, Callable
@@ -44,6 +43,7 @@ from .config import HealthCheckSection, Settings
 from .errors import ProviderError
 from .failover import FailureKind, classify, decide
 from .upstream import Upstream
+from .masking import get_logger
 
 if TYPE_CHECKING:
     from .engine import Target
@@ -61,7 +61,7 @@ __all__ = [
     "stop_probes",
 ]
 
-logger = logging.getLogger("tppc_router.probes")
+logger = get_logger("tppc_router.probes")
 
 PROBE_BODY: dict[str, Any] = {
     "input": "ping",

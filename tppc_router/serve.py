@@ -5,7 +5,6 @@ Exit status 2 when the config is invalid (each problem on its own line on stderr
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -19,10 +18,11 @@ from .deployments import credential_chain
 from .errors import ConfigError
 from .loader import load_settings
 from .logs import attach, configure_logging, log_credentials
+from .masking import get_logger
 
 __all__ = ["serve", "startup_lines"]
 
-logger = logging.getLogger("tppc_router.serve")
+logger = get_logger("tppc_router.serve")
 
 MANAGEMENT_PATH = "/v0/management/tppc"
 MANAGEMENT_KEY_ENV = "TPPC_MANAGEMENT_KEY"

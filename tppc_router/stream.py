@@ -9,7 +9,6 @@ never completed as if it were whole.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
@@ -18,10 +17,11 @@ from .engine import Engine, Target, TargetAttempt
 from .errors import Attempt, ProviderError, StreamInterruptedError
 from .failover import FailureKind, classify
 from .trackers import StreamTracker
+from .masking import get_logger
 
 __all__ = ["FailoverStream", "open_stream"]
 
-logger = logging.getLogger("tppc_router.failover")
+logger = get_logger("tppc_router.failover")
 T = TypeVar("T")
 
 

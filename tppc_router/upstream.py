@@ -10,7 +10,6 @@ treats them exactly like litellm's.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -18,10 +17,11 @@ import httpx
 
 from .engine import Target
 from .trackers import SSEEvent, parse_sse_data
+from .masking import get_logger
 
 __all__ = ["Upstream", "apply_defaults"]
 
-logger = logging.getLogger("tppc_router.upstream")
+logger = get_logger("tppc_router.upstream")
 
 
 def apply_defaults(body: Mapping[str, Any], target: Target, *, responses: bool) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 from collections import Counter
 
@@ -24,10 +23,11 @@ from .config_store import ConfigStore, store_for, text_hash
 from .errors import ConfigError
 from .server.mgmt_auth import hash_secret_on_load
 from .server.runtime import Runtime
+from .masking import get_logger
 
 __all__ = ["POLL_INTERVAL", "RELOADS_KEY", "WATCH_INTERVAL_KEY", "ConfigWatcher", "start_watcher", "stop_watcher"]
 
-logger = logging.getLogger("tppc_router.watcher")
+logger = get_logger("tppc_router.watcher")
 
 POLL_INTERVAL = 0.5
 RELOADS_KEY = "config_reloads"

@@ -24,12 +24,12 @@ def _config() -> str:
         f"    - name: p{i:03d}   # provider {i}\n"
         f"      enabled: false\n"
         f"      base-url: https://p{i:03d}.invalid/v1\n"
-        f"      api-key: sk-storm-{i:03d}-abcdefgh\n"
+        f"      api-key: sk-canary-storm-{i:03d}-abcdefgh\n"
         for i in range(COUNT)
     )
     return (
         "# storm config\ntppc:\n  models: [gpt-5]\n  providers:\n"
-        "    - name: main\n      base-url: https://main.invalid/v1\n      api-key: sk-storm-main-abcdefgh\n"
+        "    - name: main\n      base-url: https://main.invalid/v1\n      api-key: sk-canary-storm-main-abcdefgh\n"
         f"{entries}\nremote-management:\n  secret-key: \"{MGMT_HASH}\"\n"
     )
 

@@ -25,7 +25,7 @@ from ..router import TppcRouter
 from . import gateway, health, management, metrics_route
 from .errors import install_error_handlers
 from .metrics_route import install_metrics
-from .runtime import Runtime
+from .runtime import Runtime, effective_settings
 
 __all__ = ["create_app"]
 
@@ -57,13 +57,13 @@ def create_app(
     replaces the :class:`TppcRouter` built from ``settings``.
     """
     runtime = Runtime(
-        router=router if router is not None else TppcRouter(settings),
+        router=router if router is not None else TppcRouter(effective_settings(settings, tppc_override)),
         config_path=Path(config_path) if config_path is not None else None,
         tppc_override=tppc_override,
         file_settings=settings,
     )
-    if tppc_override is not None:
-        runtime.apply(settings)  # rebuild with the override applied
+    if router is not None and tppc_override is not None:
+        runtime.apply(settings)  # a router built by the caller: apply the override to it
     runtime.extras["started_at"] = int(time.time())
     install_metrics(runtime)
     app = FastAPI(title="tppc-router", lifespan=_lifespan, docs_url=None, redoc_url=None, openapi_url=None)

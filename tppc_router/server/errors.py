@@ -21,7 +21,6 @@ any other exception                 500     ``internal_error``, logged server-si
 from __future__ import annotations
 
 import json
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import AllProvidersCoolingError, AllProvidersFailedError, TppcRouterError
-from ..masking import mask_text
+from ..masking import get_logger, mask_text
 
 __all__ = [
     "PROVIDER_HEADER",
@@ -44,7 +43,7 @@ __all__ = [
     "masked",
 ]
 
-logger = logging.getLogger("tppc_router.server")
+logger = get_logger("tppc_router.server")
 
 PROVIDER_HEADER = "x-tppc-provider"
 

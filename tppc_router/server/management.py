@@ -1,7 +1,7 @@
 """``/v0/management/tppc``: read and change the provider list while the server runs.
 
 Every write builds the candidate config by editing the file's YAML document in
-place (:mod:`tppc_router.config_store`), validates it with the loader, writes
+place (:mod:`tppc_router.provider_edits` on :mod:`tppc_router.config_doc`), validates it with the loader, writes
 it atomically and swaps the router live (:meth:`Runtime.apply`), all under
 ``Runtime.write_lock``. A refused request changes nothing: not the file, not
 the router. Writes are logged (who, which fields, outcome; never a key value),
@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..config_store import ConfigStore, Mutator, store_for
 from ..errors import ConfigError, ManagementError
-from ..masking import mask_text, secrets
+from ..masking import get_logger, mask_text, secrets
 from ..provider_edits import add_provider, patch_provider, remove_provider, replace_providers
 from ..watcher import POLL_INTERVAL, WATCH_INTERVAL_KEY, start_watcher, stop_watcher
 from .mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
@@ -38,7 +38,7 @@ from .runtime import Runtime
 
 __all__ = ["HOOKS_KEY", "WRITES_KEY", "WriteEvent", "record_write", "router", "tppc_view"]
 
-logger = logging.getLogger("tppc_router.management")
+logger = get_logger("tppc_router.management")
 
 WRITES_KEY = "management_writes"  # runtime.extras: Counter of writes by outcome
 HOOKS_KEY = "management_write_hooks"  # runtime.extras: list of callables taking a WriteEvent

@@ -18,7 +18,6 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
-import logging
 import math
 import os
 import re
@@ -40,6 +39,7 @@ from ..errors import ManagementError
 from ..provider_edits import set_secret_key
 from ..secret import Secret
 from .runtime import Runtime
+from ..masking import get_logger
 
 __all__ = [
     "AUTH_KEY",
@@ -61,7 +61,7 @@ __all__ = [
     "runtime_of",
 ]
 
-logger = logging.getLogger("tppc_router.management")
+logger = get_logger("tppc_router.management")
 
 ENV_VAR = "TPPC_MANAGEMENT_KEY"
 AUTH_KEY = "management_auth"  # runtime.extras key of the app's ManagementAuth

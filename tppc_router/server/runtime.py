@@ -7,7 +7,6 @@ file watcher change it only through :meth:`Runtime.apply`, under ``write_lock``.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +17,9 @@ from ..logs import log_router_state
 from ..sanitize import validate
 from ..router import TppcRouter
 from ..upstream import Upstream
+from ..masking import get_logger
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "effective_settings"]
 
 _PROVIDER_PATH = re.compile(r"^tppc\.providers\[(\d+)\]")
 
@@ -27,7 +27,30 @@ _PROVIDER_PATH = re.compile(r"^tppc\.providers\[(\d+)\]")
 def _with_providers(settings: Settings, providers: list[ProviderConfig]) -> Settings:
     return settings.model_copy(update={"tppc": settings.tppc.model_copy(update={"providers": providers})})
 
-logger = logging.getLogger("tppc_router.server")
+logger = get_logger("tppc_router.server")
+
+
+def effective_settings(settings: Settings, override: bool | None) -> Settings:
+    """``settings`` with the --tppc (True) / --no-tppc (False) override applied.
+
+    ``--tppc`` turns every provider on that can serve; one that cannot (no key, a bad
+    URL, a duplicate name) stays off, with a log line that says why.
+    """
+    if override is None:
+        return settings
+    providers = [p.model_copy(update={"enabled": override}) for p in settings.tppc.providers]
+    candidate = _with_providers(settings, providers)
+    if override:
+        for problem in validate(candidate):
+            match = _PROVIDER_PATH.match(problem)
+            if match is None:
+                continue
+            index = int(match.group(1))
+            if providers[index].enabled and not settings.tppc.providers[index].enabled:
+                providers[index] = providers[index].model_copy(update={"enabled": False})
+                logger.warning("--tppc: %s stays off: %s", providers[index].name or f"provider #{index}", problem)
+        candidate = _with_providers(settings, providers)
+    return candidate
 
 
 @dataclass
@@ -54,26 +77,8 @@ class Runtime:
         return self.router.settings
 
     def effective(self, settings: Settings) -> Settings:
-        """``settings`` with the --tppc/--no-tppc override applied.
-
-        ``--tppc`` turns every provider on that can serve; one that cannot (no key, a bad
-        URL, a duplicate name) stays off, with a log line that says why.
-        """
-        if self.tppc_override is None:
-            return settings
-        providers = [p.model_copy(update={"enabled": self.tppc_override}) for p in settings.tppc.providers]
-        candidate = _with_providers(settings, providers)
-        if self.tppc_override:
-            for problem in validate(candidate):
-                match = _PROVIDER_PATH.match(problem)
-                if match is None:
-                    continue
-                index = int(match.group(1))
-                if providers[index].enabled and not settings.tppc.providers[index].enabled:
-                    providers[index] = providers[index].model_copy(update={"enabled": False})
-                    logger.warning("--tppc: %s stays off: %s", providers[index].name or f"provider #{index}", problem)
-            candidate = _with_providers(settings, providers)
-        return candidate
+        """``settings`` with this process's --tppc/--no-tppc override applied."""
+        return effective_settings(settings, self.tppc_override)
 
     def apply(self, settings: Settings) -> None:
         """Swap the router to ``settings`` (already validated); in-flight calls finish on the old one."""

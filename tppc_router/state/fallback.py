@@ -16,7 +16,6 @@ sharing resumes.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,14 +23,14 @@ from typing import Protocol
 
 from tppc_router.breaker import BreakerState, effective_state
 from tppc_router.clock import Clock
-from tppc_router.masking import mask_text
+from tppc_router.masking import get_logger, mask_text
 
 from .memory import MemoryStore
 from .store import BreakerKey, BreakerStore, Outcome
 
 __all__ = ["FallbackStore", "RemoteStore"]
 
-logger = logging.getLogger("tppc_router.state")
+logger = get_logger("tppc_router.state")
 
 DEFAULT_INTERVAL_S = 1.0
 
