@@ -163,3 +163,25 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(path)
     assert caught.value.problems == [f"<file>: {path} is not UTF-8 text (at byte offset 20)"]
+
+
+def test_type_errors_and_rule_errors_are_reported_together() -> None:
+    """A file with type errors still gets its other problems reported in the same run, each once."""
+    from tppc_router.errors import ConfigError
+    from tppc_router.loader import load_settings
+
+    text = """
+tppc:
+  providers:
+    - {name: off, base-url: "http://a/v1", api-key: sk-canary-primary-7f3a9c1e5b}
+    - {name: backup, base-url: "ftp://x", api-key: sk-canary-backup-2d4e6f8a0c, order: first}
+bogus: 2
+"""
+    with pytest.raises(ConfigError) as info:
+        load_settings(text=text, env={})
+    problems = info.value.problems
+    paths = [p.split(": ", 1)[0] for p in problems]
+    assert "tppc.providers[0].name" in paths and "quote it" in problems[paths.index("tppc.providers[0].name")]
+    assert "tppc.providers[1].order" in paths and "bogus" in paths
+    assert "tppc.providers[1].base-url" in paths
+    assert paths.count("tppc.providers[0].name") == 1

@@ -139,7 +139,7 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
 
 def _problems_from(error: ValidationError) -> list[str]:
     problems: list[str] = []
-    for item in error.errors(include_input=False, include_url=False):
+    for item in error.errors(include_input=True, include_url=False):  # the input is only type-checked, never shown
         loc = tuple(item["loc"])
         path = _path(loc)
         if item["type"] == "extra_forbidden":
@@ -149,6 +149,9 @@ def _problems_from(error: ValidationError) -> list[str]:
             hint = difflib.get_close_matches(key, known, n=1)
             extra = f'; did you mean "{hint[0]}"?' if hint else (f" (expected one of: {', '.join(known)})" if known else "")
             problems.append(f"{path}: unknown key{extra}")
+        elif item["type"] == "string_type" and isinstance(item.get("input"), bool):
+            problems.append(f"{path}: must be a string; YAML reads an unquoted yes/no/on/off/true/false as a "
+                            "boolean, so quote it")
         else:
             problems.append(f"{path}: {mask_text(item['msg'])}")
     return problems
@@ -173,20 +176,62 @@ def settings_from_data(
     Raises :class:`ConfigError` listing every problem, each with its field path.
     """
     env = os.environ if env is None else env
-    token = _yaml_data.set(_fold(dict(data)))
-    try:
-        raw = Settings(**_fold(overrides))
-    except ValidationError as exc:
-        raise ConfigError(_problems_from(exc), source=source) from None
-    except SettingsError as exc:  # a TPPC_* variable that should hold JSON doesn't
-        raise ConfigError([_env_problem(exc)], source=source) from None
-    finally:
-        _yaml_data.reset(token)
+    remaining: dict[str, Any] = _fold(dict(data))
+    type_problems: list[str] = []
+    raw: Settings | None = None
+    for _ in range(_MAX_TYPE_PASSES):  # drop what failed type checks, so the other checks still run
+        token = _yaml_data.set(remaining)
+        try:
+            raw = Settings(**_fold(overrides))
+            break
+        except ValidationError as exc:
+            type_problems += _problems_from(exc)
+            if not all([_drop(remaining, tuple(e["loc"])) for e in exc.errors()]):
+                raise ConfigError(type_problems, source=source) from None
+        except SettingsError as exc:  # a TPPC_* variable that should hold JSON doesn't
+            raise ConfigError([*type_problems, _env_problem(exc)], source=source) from None
+        finally:
+            _yaml_data.reset(token)
+    if raw is None:
+        raise ConfigError(type_problems, source=source)
     clean, problems = sanitize(raw, env)
     problems = validate(clean, problems)
-    if problems:
-        raise ConfigError(problems, source=source)
+    reported = [p.split(": ", 1)[0] for p in type_problems]
+    # a misspelt key ("base-ur", did you mean "base-url"?) also explains the missing field it meant
+    reported += [path.rsplit(".", 1)[0] + "." + hint for path, hint in
+                 (m.groups() for m in map(_SUGGESTION.match, type_problems) if m)]
+    problems = [p for p in problems if not any(_under(p.split(": ", 1)[0], r) for r in reported)]
+    if type_problems or problems:
+        raise ConfigError([*type_problems, *problems], source=source)
     return clean
+
+
+_MAX_TYPE_PASSES = 4
+_SUGGESTION = re.compile(r'^(\S+): unknown key; did you mean "([^"]+)"\?$')
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
+
+
+def _drop(data: Any, loc: tuple[int | str, ...]) -> bool:
+    """Remove the value at ``loc`` (a list item becomes ``{}``, keeping indexes); False if absent."""
+    node = data
+    for depth, part in enumerate(loc):
+        last = depth == len(loc) - 1
+        if isinstance(node, dict) and part in node:
+            if last:
+                del node[part]
+                return True
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            if last:
+                node[part] = {}
+                return True
+            node = node[part]
+        else:  # an inner part of a value failed (a union branch): drop the value itself
+            return depth > 0 and _drop(data, loc[:depth])
+    return False
 
 
 def load_settings(
