@@ -23,6 +23,7 @@ from .masking import get_logger
 __all__ = ["serve", "startup_lines"]
 
 logger = get_logger("tppc_router.serve")
+KEEP_ALIVE_S = 120  # seconds an idle client connection is kept open
 
 MANAGEMENT_PATH = "/v0/management/tppc"
 MANAGEMENT_KEY_ENV = "TPPC_MANAGEMENT_KEY"
@@ -97,6 +98,9 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     for line in startup_lines(runtime.settings, host, port):
         logger.info(line)
     attach(runtime.router, log_now=False)  # breaker changes are logged from now on
+    # Keep idle connections longer than clients do (Codex CLI: 90 s), so a request never races the
+    # server closing its connection (a reset before any byte, seen with the 5 s default).
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, log_level=log_level.lower(),
+                                           timeout_keep_alive=KEEP_ALIVE_S,
                                            server_header=False))
     server.run()
