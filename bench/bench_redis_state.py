@@ -105,7 +105,7 @@ def settings_for(fleet: SimFleet, backend: str, redis_url: str, prefix: str, **r
 
 async def per_request(routers: dict[str, Any], n: int, warmup: int, block: int) -> dict[str, list[list[float]]]:
     """Blocks of per-request seconds for each router, interleaved round by round."""
-    for name, router in routers.items():
+    for router in routers.values():
         for _ in range(warmup):
             await router.acompletion(model="gpt-5", messages=MESSAGES)
     gc.collect()

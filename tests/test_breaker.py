@@ -189,18 +189,41 @@ def test_late_open_now_extends_but_plain_failure_does_not() -> None:
     assert breaker.retry_at == clock.now + 100.0
 
 
-def test_block_until_opens_and_extends_but_never_shortens() -> None:
-    """block_until opens a closed breaker, extends a longer block, ignores a shorter one."""
+def test_block_until_blocks_and_extends_but_never_shortens() -> None:
+    """block_until keeps a closed breaker from being used until the deadline (no state change, so no
+    probe afterwards: every caller may go again), extends a longer block, ignores a shorter one."""
     clock = ManualClock()
     breaker, events = make(clock)
     breaker.block_until(clock.now + 7)
-    assert breaker.state is BreakerState.OPEN
+    assert breaker.state is BreakerState.CLOSED and not breaker.allow()
     assert breaker.retry_at == clock.now + 7
     breaker.block_until(clock.now + 20)
     assert breaker.retry_at == clock.now + 20
     breaker.block_until(clock.now + 5)
     assert breaker.retry_at == clock.now + 20
-    assert events == [("acme", BreakerState.CLOSED, BreakerState.OPEN)]
+    breaker.record_success()  # a late success does not lift the block
+    assert not breaker.allow()
+    clock.advance(20)
+    assert breaker.allow() and breaker.allow()
+    assert events == []
+
+
+def test_block_until_on_an_open_breaker_extends_its_cooldown() -> None:
+    """A block on an open breaker extends the open cooldown; the probe comes after it."""
+    clock = ManualClock()
+    breaker, _ = make(clock)
+    breaker.record_failure(open_now=True)
+    breaker.block_until(clock.now + 100)
+    assert breaker.state is BreakerState.OPEN and breaker.retry_at == clock.now + 100
+
+
+def test_failures_during_a_block_never_shorten_it() -> None:
+    """A breaker that opens while a longer rate-limit block runs stays unusable until the block ends."""
+    clock = ManualClock()
+    breaker, _ = make(clock, failure_threshold=1, cooldown_s=30.0)
+    breaker.block_until(clock.now + 120)
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN and breaker.retry_at == clock.now + 120
 
 
 def test_block_until_in_the_past_is_a_no_op() -> None:
@@ -380,6 +403,13 @@ _ACTIONS = st.lists(
 )
 
 
+def blocked_allow_check(breaker: CircuitBreaker) -> bool:
+    """Whether allow() would let a caller through, without taking a probe (reads the data only)."""
+    from tppc_router.breaker import blocked
+
+    return not blocked(breaker.data, breaker.clock())
+
+
 @settings(max_examples=300, deadline=None)
 @given(actions=_ACTIONS, threshold=st.integers(min_value=1, max_value=4))
 @example(actions=[("failure", 0.0), ("advance", 30.0), ("allow", 0.0), ("allow", 0.0)], threshold=1)
@@ -401,7 +431,7 @@ def test_invariants_hold_for_any_sequence(actions: list[tuple[str, float]], thre
             clock.advance(value)
         elif action == "block":
             breaker.block_until(clock.now + value)
-            if value > 0:  # a block reopens: the running probe can no longer close it
+            if value > 0 and before is not BreakerState.CLOSED:  # reopens: the probe can no longer close it
                 live_probes.clear()
         else:
             if action == "success":
@@ -413,7 +443,10 @@ def test_invariants_hold_for_any_sequence(actions: list[tuple[str, float]], thre
         state, retry_at, snap = breaker.state, breaker.retry_at, breaker.snapshot()
         assert snap.state is state
         if state is BreakerState.CLOSED:
-            assert retry_at is None and snap.retry_in_s is None
+            # closed: no retry time, unless a rate-limit block holds it (then it lets nobody through)
+            assert (retry_at is None) == (snap.retry_in_s is None)
+            if retry_at is not None and retry_at > clock.now:
+                assert not blocked_allow_check(breaker)
             assert snap.consecutive_failures < threshold
         else:
             assert retry_at is not None and snap.retry_in_s is not None and snap.retry_in_s >= 0

@@ -41,6 +41,7 @@ __all__ = [
     "BreakerSnapshot",
     "BreakerState",
     "CircuitBreaker",
+    "blocked",
     "effective_state",
     "next_probe_at",
     "step_allow",
@@ -88,14 +89,20 @@ def effective_state(data: BreakerData, now: float) -> BreakerState:
     return data.state
 
 
+def blocked(data: BreakerData, now: float) -> bool:
+    """Closed, but not to be used before ``opened_until`` (a Retry-After or rate-limit
+    block): when it passes the provider is simply usable again, no probe needed."""
+    return data.state is BreakerState.CLOSED and data.opened_until is not None and now < data.opened_until
+
+
 def next_probe_at(data: BreakerData) -> float | None:
     """Clock time at which a probe will next be let through; ``None`` when closed.
 
     For an open breaker that is the end of its cooldown; while a probe is out it
     is the end of the probe's lease (the earliest another probe may go).
     """
-    if data.state is BreakerState.OPEN:
-        return data.opened_until
+    if data.state in (BreakerState.OPEN, BreakerState.CLOSED):
+        return data.opened_until  # closed: the end of a rate-limit block, if any
     if data.state is BreakerState.HALF_OPEN:
         return data.probe_lease_until
     return None
@@ -104,7 +111,7 @@ def next_probe_at(data: BreakerData) -> float | None:
 def _open(data: BreakerData, now: float, until: float) -> BreakerData:
     """Open until ``until``; an existing open is extended, never shortened."""
     was_open = effective_state(data, now) is BreakerState.OPEN
-    if was_open and data.opened_until is not None:
+    if data.opened_until is not None:  # an open cooldown or a rate-limit block: never shortened
         until = max(until, data.opened_until)
     return replace(
         data,
@@ -121,7 +128,7 @@ def step_allow(data: BreakerData, now: float, *, probe_timeout_s: float) -> tupl
     for the lease to run out."""
     state = effective_state(data, now)
     if state is BreakerState.CLOSED:
-        return data, True
+        return data, not blocked(data, now)
     if state is BreakerState.OPEN:
         return data, False
     lease = data.probe_lease_until if data.state is BreakerState.HALF_OPEN else None
@@ -134,7 +141,7 @@ def step_success(data: BreakerData, now: float) -> BreakerData:
     """A success closes a half-open breaker and resets the failure run. A late
     success while still open (a call that started earlier) only counts."""
     counted = replace(data, total_successes=data.total_successes + 1)
-    if effective_state(data, now) is BreakerState.OPEN:
+    if effective_state(data, now) is BreakerState.OPEN or blocked(data, now):
         return counted
     return replace(
         counted,
@@ -175,6 +182,9 @@ def step_block(data: BreakerData, now: float, deadline: float) -> BreakerData:
     changes nothing."""
     if deadline <= now:
         return data
+    if effective_state(data, now) is BreakerState.CLOSED:  # block without opening: no probe afterwards
+        until = deadline if data.opened_until is None else max(deadline, data.opened_until)
+        return replace(data, opened_until=until)
     return _open(data, now, deadline)
 
 

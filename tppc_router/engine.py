@@ -226,7 +226,9 @@ class Engine:
                     retry_at = breaker.retry_at
                     if retry_at is not None:
                         earliest = retry_at if earliest is None else min(earliest, retry_at)
-                    skipped = Attempt(target.provider, target.model, "skipped", None, f"breaker {breaker.state.value}")
+                    state = breaker.state.value
+                    reason = "rate limited" if state == "closed" else f"breaker {state}"
+                    skipped = Attempt(target.provider, target.model, "skipped", None, reason)
                     attempts.append(skipped)
                     continue
                 if last_failed is not None:

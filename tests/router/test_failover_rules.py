@@ -252,3 +252,18 @@ async def test_async_failover(make_router: RouterFactory, sims: dict[str, Provid
     response = await router.aresponses(model="gpt-5", input="hi")
     assert provider_of(response) == "backup"
     assert "Hello from backup" in response.output_text
+
+
+async def test_everyone_waiting_on_a_rate_limited_provider_is_served(make_router: RouterFactory,
+                                                                      sims: dict[str, ProviderSimulator]) -> None:
+    """When the only provider is rate-limited for a moment, every waiting caller is served once the
+    Retry-After passes: a rate-limit block is not a breaker that lets one probe through."""
+    import asyncio
+
+    router = make_router(("primary",), router={"same-provider-retries": 0})
+    sims["primary"].set_fault(Fault.parse("status:429,retry-after=1"))
+    with pytest.raises(AllProvidersFailedError):
+        await router.acompletion(model="gpt-5", messages=MESSAGES)
+    sims["primary"].clear_faults()  # still blocked for about a second: the next callers wait, then all go
+    results = await asyncio.gather(*[router.acompletion(model="gpt-5", messages=MESSAGES) for _ in range(8)])
+    assert {provider_of(r) for r in results} == {"primary"}

@@ -89,7 +89,7 @@ def test_outage_falls_back_to_local_state_logs_once_and_resumes(redis_server: Re
     assert len(warnings_of(caplog)) == 2 and "reachable again" in warnings_of(caplog)[1]
     # the breakers this instance opened meanwhile were written back; everyone skips them again
     fresh = RedisStore.from_url(redis_server.url, prefix=store.remote.prefix)  # type: ignore[attr-defined]
-    assert fresh.load(other, 1003.0).data.state is BreakerState.OPEN
+    assert not fresh.allow(other, 1003.0, probe_timeout_s=5.0).allowed  # held until 1302 everywhere
     assert fresh.load(other, 1003.0).data.opened_until == 1302.0
     assert store.success(KEY, 1040.0).data.state is BreakerState.CLOSED
     assert fresh.load(KEY, 1040.0).data.total_successes == 1  # operations go to Redis again

@@ -96,7 +96,7 @@ def test_probe_lease_is_a_set_nx_key_with_the_probe_timeout(shared_redis: RedisS
     store = store_on(shared_redis)
     other = RedisStore(shared_redis.client(), prefix=store.prefix)
     client = shared_redis.client()
-    store.block(KEY, 1000.0, 1010.0)
+    store.failure(KEY, 1000.0, failure_threshold=1, cooldown_s=10.0, open_now=True)  # open until 1010
     assert store.allow(KEY, 1011.0, probe_timeout_s=5.0).allowed
     assert client.get(store.probe_key(KEY)) == store.instance_id.encode()
     assert 0 < client.pttl(store.probe_key(KEY)) <= 5000
@@ -110,7 +110,7 @@ def test_probe_lease_is_a_set_nx_key_with_the_probe_timeout(shared_redis: RedisS
 def test_a_live_lease_key_holds_off_a_second_probe_even_when_a_clock_runs_ahead(shared_redis: RedisServer) -> None:
     """An instance whose clock is past the lease still cannot probe while the key lives (TTL on Redis's clock)."""
     store = store_on(shared_redis)
-    store.block(KEY, 1000.0, 1010.0)
+    store.failure(KEY, 1000.0, failure_threshold=1, cooldown_s=10.0, open_now=True)  # open until 1010
     assert store.allow(KEY, 1011.0, probe_timeout_s=60.0).allowed
     skewed = store.allow(KEY, 1011.0 + 61.0, probe_timeout_s=60.0)
     assert not skewed.allowed

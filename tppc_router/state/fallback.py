@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from tppc_router.breaker import BreakerState, effective_state
+from tppc_router.breaker import BreakerState, blocked, effective_state
 from tppc_router.clock import Clock
 from tppc_router.masking import get_logger, mask_text
 
@@ -150,7 +150,8 @@ class FallbackStore:
         """Write breakers that opened here while the remote was away, so the others skip them too."""
         now = self.wall()
         for key, data in self.local.items():
-            if effective_state(data, now) is not BreakerState.OPEN or data.opened_until is None:
+            held = effective_state(data, now) is BreakerState.OPEN or blocked(data, now)
+            if not held or data.opened_until is None:
                 continue
             try:
                 self.remote.block(key, now, data.opened_until)

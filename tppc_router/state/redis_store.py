@@ -59,9 +59,13 @@ local function effective()
   return d.state
 end
 
+local function blocked()
+  return d.state == 'closed' and d.opened_until and now < d.opened_until
+end
+
 local function open(untl)
   local was_open = effective() == 'open'
-  if was_open and d.opened_until and d.opened_until > untl then untl = d.opened_until end
+  if d.opened_until and d.opened_until > untl then untl = d.opened_until end
   d.state = 'open'
   d.opened_until = untl
   d.probe_lease_until = nil
@@ -79,7 +83,7 @@ local allowed = 0
 local changed = false
 if op == 'allow' then
   if before == 'closed' then
-    allowed = 1
+    if not blocked() then allowed = 1 end
   elseif before == 'half_open' then
     local timeout = tonumber(ARGV[4])
     local lease = nil
@@ -94,7 +98,7 @@ if op == 'allow' then
   end
 elseif op == 'success' then
   d.total_successes = d.total_successes + 1
-  if before ~= 'open' then
+  if before ~= 'open' and not blocked() then
     if d.state ~= 'closed' then redis.call('DEL', probe) end
     d.state = 'closed'
     d.consecutive_failures = 0
@@ -115,7 +119,11 @@ elseif op == 'failure' then
 elseif op == 'block' then
   local deadline = tonumber(ARGV[4])
   if deadline > now then
-    open(deadline)
+    if before == 'closed' then
+      if not d.opened_until or d.opened_until < deadline then d.opened_until = deadline end
+    else
+      open(deadline)
+    end
     changed = true
   end
 elseif op ~= 'load' then
