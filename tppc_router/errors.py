@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .masking import mask_text
+
 __all__ = [
     "AllProvidersCoolingError",
     "AllProvidersFailedError",
@@ -66,7 +68,7 @@ class ConfigError(TppcRouterError, ValueError):
     code = "invalid_config"
 
     def __init__(self, problems: Sequence[str], *, source: str | None = None) -> None:
-        self.problems: list[str] = list(problems)
+        self.problems: list[str] = [mask_text(p) for p in problems]  # a value may echo a key
         self.source = source
         head = f"invalid config ({source})" if source else "invalid config"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))

@@ -26,6 +26,7 @@ __all__ = [
 
 FULLY_HIDDEN = "********"
 _MIN_SHOWN = 9  # longer than 8 characters: show first 4 + last 4
+_MIN_SCRUBBED = 8
 
 
 def mask(secret: str | None) -> str:
@@ -63,7 +64,8 @@ class SecretRegistry:
         self._secrets: frozenset[str] = frozenset()
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4 and not _ENV_REFERENCE.match(secret):
+        # Shorter strings are too likely to be ordinary words to scrub from free text.
+        if secret and len(secret) >= _MIN_SCRUBBED and not _ENV_REFERENCE.match(secret):
             with self._lock:
                 self._secrets = self._secrets | {secret}
 

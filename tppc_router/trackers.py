@@ -52,6 +52,7 @@ class SSEEvent:
     event: str | None
     data: str
     parsed: Mapping[str, Any] | None = None
+    more: bool = False  # another event arrived in the same read and follows at once
 
     @property
     def type(self) -> str:

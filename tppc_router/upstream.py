@@ -10,6 +10,7 @@ treats them exactly like litellm's.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -90,6 +91,7 @@ async def _events(response: httpx.Response, provider: str) -> AsyncIterator[SSEE
     try:
         async for chunk in response.aiter_bytes():
             buffer += chunk
+            ready: list[SSEEvent] = []
             while True:
                 cut = _boundary(buffer)
                 if cut is None:
@@ -97,7 +99,9 @@ async def _events(response: httpx.Response, provider: str) -> AsyncIterator[SSEE
                 raw, buffer = buffer[: cut[0]], buffer[cut[1]:]
                 event = _parse(raw, provider)
                 if event is not None:
-                    yield event
+                    ready.append(event)
+            for index, event in enumerate(ready):  # `more`: the next one is already here (write them together)
+                yield replace(event, more=True) if index < len(ready) - 1 else event
         if buffer.strip():
             event = _parse(buffer, provider)
             if event is not None:

@@ -214,15 +214,23 @@ async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesT
     for a whole stream that lacked one, or ``error`` + ``response.failed`` for a cut one."""
     next_number = 0
     preamble: list[bytes] | None = []  # the events held back until content, sent in one write with it
+    pending: list[bytes] = []  # events that arrived together, sent in one write
     try:
         async for event in stream:
             if preamble is None:
-                yield event.raw
+                pending.append(event.raw)
+                if not event.more:
+                    yield b"".join(pending)
+                    pending.clear()
             elif event.type in PREAMBLE:
                 preamble.append(event.raw)
             else:
-                yield b"".join(preamble) + event.raw
+                pending.extend(preamble)
+                pending.append(event.raw)
                 preamble = None
+                if not event.more:
+                    yield b"".join(pending)
+                    pending.clear()
             payload = event.parsed
             if payload is None:
                 continue
@@ -230,13 +238,13 @@ async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesT
             next_number = number + 1 if isinstance(number, int) else next_number + 1
             if event.type == "response.output_item.done":
                 affinity.remember(stream.provider, _reasoning_ids([payload.get("item")]))
-        if preamble:
-            yield b"".join(preamble)
+        if preamble or pending:
+            yield b"".join((preamble or []) + pending)
         if not tracker.terminal and tracker.whole_without_terminal():
             yield sse("response.completed", tracker.synthesize_completed(next_number))
     except StreamInterruptedError as exc:
-        if preamble:
-            yield b"".join(preamble)
+        if preamble or pending:
+            yield b"".join((preamble or []) + pending)
         message = mask_text(exc.message)
         yield sse("error", {"type": "error", "code": "stream_interrupted", "message": message, "param": None,
                             "sequence_number": next_number})
