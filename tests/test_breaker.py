@@ -457,3 +457,17 @@ def test_invariants_hold_for_any_sequence(actions: list[tuple[str, float]], thre
         assert new is old
     if events:
         assert events[0][1] is BreakerState.CLOSED
+
+
+def test_success_during_a_block_ends_the_failure_run() -> None:
+    """A success while rate-limit blocked proves health: the failure run restarts, the block stays, so
+    scattered failures around a block never add up to opening the breaker."""
+    clock = ManualClock()
+    breaker, _ = make(clock, failure_threshold=3)
+    breaker.record_failure()
+    breaker.record_failure()
+    breaker.block_until(clock.now + 2)
+    breaker.record_success()
+    assert breaker.snapshot().consecutive_failures == 0 and not breaker.allow()
+    breaker.record_failure()
+    assert breaker.state is BreakerState.CLOSED

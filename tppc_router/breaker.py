@@ -141,8 +141,10 @@ def step_success(data: BreakerData, now: float) -> BreakerData:
     """A success closes a half-open breaker and resets the failure run. A late
     success while still open (a call that started earlier) only counts."""
     counted = replace(data, total_successes=data.total_successes + 1)
-    if effective_state(data, now) is BreakerState.OPEN or blocked(data, now):
+    if effective_state(data, now) is BreakerState.OPEN:
         return counted
+    if blocked(data, now):  # healthy, so the failure run ends; the rate-limit block stays
+        return replace(counted, consecutive_failures=0)
     return replace(
         counted,
         state=BreakerState.CLOSED,

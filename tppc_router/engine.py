@@ -231,7 +231,7 @@ class Engine:
                     skipped = Attempt(target.provider, target.model, "skipped", None, reason)
                     attempts.append(skipped)
                     continue
-                if last_failed is not None:
+                if last_failed is not None and last_failed[0].provider != target.provider:
                     self.observer.on_failover(group, last_failed[0].provider, target.provider, last_failed[1],
                                               self.clock() - last_failed[2])
                 tried_at = self.clock()

@@ -98,7 +98,9 @@ if op == 'allow' then
   end
 elseif op == 'success' then
   d.total_successes = d.total_successes + 1
-  if before ~= 'open' and not blocked() then
+  if blocked() then
+    d.consecutive_failures = 0
+  elseif before ~= 'open' then
     if d.state ~= 'closed' then redis.call('DEL', probe) end
     d.state = 'closed'
     d.consecutive_failures = 0
