@@ -203,6 +203,21 @@ class BreakerSnapshot:
     opened_count: int
     retry_in_s: float | None
 
+    @classmethod
+    def of(cls, provider: str, model: str, data: BreakerData, now: float) -> BreakerSnapshot:
+        """The view of ``data`` at clock time ``now``."""
+        retry_at = next_probe_at(data)
+        return cls(
+            provider=provider,
+            model=model,
+            state=effective_state(data, now),
+            consecutive_failures=data.consecutive_failures,
+            total_successes=data.total_successes,
+            total_failures=data.total_failures,
+            opened_count=data.opened_count,
+            retry_in_s=None if retry_at is None else max(0.0, retry_at - now),
+        )
+
 
 class CircuitBreaker:
     """The breaker of one (provider, model). Thread-safe.
@@ -300,19 +315,7 @@ class CircuitBreaker:
 
     def snapshot(self) -> BreakerSnapshot:
         with self._lock:
-            now = self.clock()
-            data = self._data
-            retry_at = next_probe_at(data)
-            return BreakerSnapshot(
-                provider=self.provider,
-                model=self.model,
-                state=effective_state(data, now),
-                consecutive_failures=data.consecutive_failures,
-                total_successes=data.total_successes,
-                total_failures=data.total_failures,
-                opened_count=data.opened_count,
-                retry_in_s=None if retry_at is None else max(0.0, retry_at - now),
-            )
+            return BreakerSnapshot.of(self.provider, self.model, self._data, self.clock())
 
     def _apply(self, step: Callable[[BreakerData, float], BreakerData]) -> None:
         with self._lock:

@@ -109,19 +109,7 @@ class SharedCircuitBreaker(CircuitBreaker):
     def snapshot(self) -> BreakerSnapshot:
         self.refresh()
         with self._lock:
-            now = self.wall()
-            data = self._data
-            retry_at = next_probe_at(data)
-            return BreakerSnapshot(
-                provider=self.provider,
-                model=self.model,
-                state=effective_state(data, now),
-                consecutive_failures=data.consecutive_failures,
-                total_successes=data.total_successes,
-                total_failures=data.total_failures,
-                opened_count=data.opened_count,
-                retry_in_s=None if retry_at is None else max(0.0, retry_at - now),
-            )
+            return BreakerSnapshot.of(self.provider, self.model, self._data, self.wall())
 
     def _run(self, op: Callable[[float], Outcome]) -> Outcome:
         with self._lock:
