@@ -2,61 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
 
 import prometheus_client
 import pytest
-from canaries import CANARY_BACKUP, CANARY_PRIMARY
+from canaries import CANARY_PRIMARY
 from canary_guard import assert_no_canary
+from simfixtures import RouterFactory, config_text, instant_backoff, router_factory, sim_providers
 
 from tppc_router.clock import ManualClock
-from tppc_router.failover import set_testing
 from tppc_router.loader import load_settings
 from tppc_router.metrics import Metrics
 from tppc_router.router import TppcRouter
 from tppc_router.sim import ProviderSimulator
 
-KEYS = {"primary": CANARY_PRIMARY, "backup": CANARY_BACKUP}
-RouterFactory = Callable[..., TppcRouter]
-
-
-@pytest.fixture(autouse=True)
-def _instant_backoff() -> Iterator[None]:
-    set_testing(True)
-    yield
-    set_testing(False)
-
-
-@pytest.fixture
-def sims() -> Iterator[dict[str, ProviderSimulator]]:
-    started = {name: ProviderSimulator(name, api_key=key).start() for name, key in KEYS.items()}
-    yield started
-    for sim in started.values():
-        sim.stop()
-
-
-def config_text(sims: dict[str, ProviderSimulator], *, router: str = "", extra: str = "") -> str:
-    providers = "".join(
-        f'    - {{name: {name}, base-url: "{sim.url}", api-key: {KEYS[name]}}}\n' for name, sim in sims.items()
-    )
-    text = f"tppc:\n  models: [gpt-5]\n  providers:\n{providers}{extra}"
-    return text + (f"router:\n{router}" if router else "")
-
-
-@pytest.fixture
-def make_router(sims: dict[str, ProviderSimulator]) -> Iterator[RouterFactory]:
-    built: list[TppcRouter] = []
-
-    def make(*, router: str = "", extra: str = "", env: dict[str, str] | None = None, **kwargs: Any) -> TppcRouter:
-        settings = load_settings(text=config_text(sims, router=router, extra=extra), env=env or {})
-        instance = TppcRouter(settings, **kwargs)
-        built.append(instance)
-        return instance
-
-    yield make
-    for instance in built:
-        instance.close()
+_instant_backoff = instant_backoff()
+sims = sim_providers()
+make_router = router_factory()
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float:

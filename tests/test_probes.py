@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
-from canaries import CANARY_BACKUP, CANARY_PRIMARY
+from canaries import CANARY_BACKUP
+from simfixtures import RouterFactory, instant_backoff, router_factory, sim_providers
 
 from tppc_router.breaker import BreakerState
 from tppc_router.clock import ManualClock
 from tppc_router.config import HealthCheckSection
-from tppc_router.failover import set_testing
-from tppc_router.loader import load_settings
 from tppc_router.probes import (
     IDLE_RECHECK_S,
     PROBE_BODY,
@@ -23,44 +21,11 @@ from tppc_router.probes import (
     start_probes,
     stop_probes,
 )
-from tppc_router.router import TppcRouter
 from tppc_router.sim import ProviderSimulator
 
-KEYS = {"primary": CANARY_PRIMARY, "backup": CANARY_BACKUP}
-RouterFactory = Callable[..., TppcRouter]
-
-
-@pytest.fixture(autouse=True)
-def _instant_backoff() -> Iterator[None]:
-    set_testing(True)
-    yield
-    set_testing(False)
-
-
-@pytest.fixture
-def sims() -> Iterator[dict[str, ProviderSimulator]]:
-    started = {name: ProviderSimulator(name, api_key=key).start() for name, key in KEYS.items()}
-    yield started
-    for sim in started.values():
-        sim.stop()
-
-
-@pytest.fixture
-def make_router(sims: dict[str, ProviderSimulator]) -> Iterator[RouterFactory]:
-    built: list[TppcRouter] = []
-
-    def make(*, router: str = "", **kwargs: Any) -> TppcRouter:
-        providers = "".join(
-            f'    - {{name: {name}, base-url: "{sim.url}", api-key: {KEYS[name]}}}\n' for name, sim in sims.items()
-        )
-        text = f"tppc:\n  models: [gpt-5]\n  providers:\n{providers}" + (f"router:\n{router}" if router else "")
-        instance = TppcRouter(load_settings(text=text, env={}), **kwargs)
-        built.append(instance)
-        return instance
-
-    yield make
-    for instance in built:
-        instance.close()
+_instant_backoff = instant_backoff()
+sims = sim_providers()
+make_router = router_factory()
 
 
 def responses_calls(sim: ProviderSimulator) -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from canaries import CANARY_BACKUP, CANARY_MANAGEMENT, CANARY_PRIMARY
+from canaries import CANARY_MANAGEMENT, CANARY_PRIMARY
 from canary_guard import assert_no_canary
+from simfixtures import instant_backoff, sim_providers
 from click.testing import CliRunner
 
-from tppc_router.failover import set_testing
 from tppc_router.masking import mask
 from tppc_router.server import create_app
 from tppc_router.sim import ProviderSimulator
@@ -27,18 +27,8 @@ from gateway_live import LiveServer, free_port, gateway_settings, running
 BODY = {"model": "gpt-5", "input": "hello"}
 
 
-@pytest.fixture(autouse=True)
-def _instant_backoff() -> Iterator[None]:
-    set_testing(True)
-    yield
-    set_testing(False)
-
-
-@pytest.fixture
-def sims() -> Iterator[dict[str, ProviderSimulator]]:
-    with ProviderSimulator("primary", api_key=CANARY_PRIMARY) as primary, \
-            ProviderSimulator("backup", api_key=CANARY_BACKUP) as backup:
-        yield {"primary": primary, "backup": backup}
+_instant_backoff = instant_backoff()
+sims = sim_providers()
 
 
 @pytest.fixture

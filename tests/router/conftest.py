@@ -6,33 +6,22 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from canaries import CANARY_BACKUP, CANARY_PRIMARY, CANARY_THIRD
+from simfixtures import instant_backoff, sim_providers
 
 from tppc_router.clock import ManualClock
-from tppc_router.failover import set_testing
 from tppc_router.loader import load_settings
 from tppc_router.router import TppcRouter
 from tppc_router.sim import ProviderSimulator
 
-PRIMARY_KEY = "sk-canary-primary-7f3a9c1e5b"
-BACKUP_KEY = "sk-canary-backup-2d4e6f8a0c"
-THIRD_KEY = "sk-canary-third-9a8b7c6d5e"
+PRIMARY_KEY = CANARY_PRIMARY
+BACKUP_KEY = CANARY_BACKUP
+THIRD_KEY = CANARY_THIRD
 KEYS = {"primary": PRIMARY_KEY, "backup": BACKUP_KEY, "third": THIRD_KEY}
 
 
-@pytest.fixture(autouse=True)
-def _instant_backoff() -> Iterator[None]:
-    set_testing(True)
-    yield
-    set_testing(False)
-
-
-@pytest.fixture
-def sims() -> Iterator[dict[str, ProviderSimulator]]:
-    started = {name: ProviderSimulator(name=name, api_key=KEYS[name], models=("gpt-5", "gpt-5-large")).start()
-               for name in ("primary", "backup", "third")}
-    yield started
-    for sim in started.values():
-        sim.stop()
+_instant_backoff = instant_backoff()
+sims = sim_providers(("primary", "backup", "third"), models=("gpt-5", "gpt-5-large"))
 
 
 def config_text(sims: dict[str, ProviderSimulator], names: tuple[str, ...] = ("primary", "backup"),

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gateway_live import backup, live_server, primary, testing_mode
+from gateway_live import backup, gateway, http, live_server, primary, testing_mode
 
-__all__ = ["backup", "live_server", "primary", "testing_mode"]
+__all__ = ["backup", "gateway", "http", "live_server", "primary", "testing_mode"]

@@ -9,6 +9,8 @@ Fixtures (imported by ``tests/server/conftest.py`` and ``tests/acceptance/confte
   Every server is stopped at teardown. The app is served wrapped in the suite's
   canary guard (``tests/canary_guard.py``: ``canary_asgi``), so a test fails if any
   canary key is sent in any response header or body, streams included;
+* ``gateway`` / ``http``: the default gateway (``live_server()``) and an ``httpx.Client``
+  on its ``/v1`` base URL;
 * ``running(app)``: the same as a context manager, for module-scoped gateways.
 """
 
@@ -22,6 +24,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import httpx
 import pytest
 import uvicorn
 from canaries import CANARY_BACKUP, CANARY_GATEWAY, CANARY_PRIMARY  # tests/ is on sys.path
@@ -42,7 +45,9 @@ __all__ = [
     "LiveServer",
     "backup",
     "free_port",
+    "gateway",
     "gateway_settings",
+    "http",
     "live_server",
     "primary",
     "running",
@@ -174,3 +179,15 @@ def live_server(primary: ProviderSimulator, backup: ProviderSimulator) -> Iterat
             return stack.enter_context(running(create_app(settings, **kwargs)))
 
         yield start
+
+
+@pytest.fixture
+def gateway(live_server: StartServer) -> LiveServer:
+    """The default gateway: primary then backup."""
+    return live_server()
+
+
+@pytest.fixture
+def http(gateway: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
+        yield client

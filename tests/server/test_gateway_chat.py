@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from gateway_live import LiveServer, StartServer
 
 from tppc_router.sim import ProviderSimulator
 
 CHAT: dict[str, Any] = {"model": "gpt-5", "messages": [{"role": "user", "content": "Tell me something"}]}
 FROM_PRIMARY = "Hello from primary. You said: Tell me something"
-
-
-@pytest.fixture
-def gateway(live_server: StartServer) -> LiveServer:
-    return live_server()
-
-
-@pytest.fixture
-def http(gateway: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
-        yield client
 
 
 def chat_stream(http: httpx.Client) -> tuple[httpx.Response, list[str]]:

@@ -11,7 +11,6 @@ from gateway_live import (
     CANARY_BACKUP,
     CANARY_GATEWAY,
     CANARY_PRIMARY,
-    LiveServer,
     StartServer,
     gateway_settings,
     running,
@@ -26,17 +25,6 @@ CONTEXT_FAULT = "status:400,code=context_length_exceeded,message=Your input exce
 
 
 OTHER_KEY = "sk-other-gateway-key-1"
-
-
-@pytest.fixture
-def gateway(live_server: StartServer) -> LiveServer:
-    return live_server()
-
-
-@pytest.fixture
-def http(gateway: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
-        yield client
 
 
 class Refusing:

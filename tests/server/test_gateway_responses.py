@@ -7,30 +7,17 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from gateway_live import LiveServer, StartServer, gateway_settings
+from gateway_live import StartServer, gateway_settings
 
 from tppc_router.sim import ProviderSimulator
 
 FROM_PRIMARY = "Hello from primary. You said: Tell me something"
 FROM_BACKUP = "Hello from backup. You said: Tell me something"
 BODY: dict[str, Any] = {"model": "gpt-5", "input": "Tell me something"}
-
-
-@pytest.fixture
-def gateway(live_server: StartServer) -> LiveServer:
-    """The default gateway: primary then backup."""
-    return live_server()
-
-
-@pytest.fixture
-def http(gateway: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
-        yield client
 
 
 def events_of(text: str) -> list[dict[str, Any]]:
