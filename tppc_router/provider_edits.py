@@ -29,7 +29,7 @@ from .config_doc import (
     take_tail,
 )
 from .errors import ManagementError
-from .masking import FULLY_HIDDEN, mask
+from .masking import FULLY_HIDDEN, mask, mask_url
 from .sanitize import resolve_key
 
 __all__ = [
@@ -146,6 +146,9 @@ def _apply_fields(
     fields = dict(fields)
     if "api-key" in fields and _keeps_key(entry, fields["api-key"], env):
         del fields["api-key"]
+    stored_url = get_field(entry, "base-url")
+    if isinstance(stored_url, str) and fields.get("base-url") == mask_url(stored_url) != stored_url:
+        fields["base-url"] = stored_url  # the masked URL GET showed (credentials in it): keep the stored one
     _check_not_masked(fields, label)
     if full:
         for key in list(entry):

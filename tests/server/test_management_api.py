@@ -139,6 +139,20 @@ def test_put_of_what_get_returned_changes_nothing(live: Served) -> None:
     assert live.text() == before
 
 
+def test_base_url_credentials_are_masked_and_kept(live: Served) -> None:
+    """A base-url with a password in it is shown masked, and PUT/PATCH of that masked URL keeps the stored one."""
+    url = "https://user:s3cretpassw0rd99@relay.invalid/v1"
+    live.client.patch(ROUTE, json={"name": "alpha", "value": {"base-url": url}}).raise_for_status()
+    shown = providers(live.client.get(ROUTE).json())["alpha"]["base-url"]
+    assert "s3cretpassw0rd99" not in shown and shown.startswith("https://user:")
+    before = live.text()
+    live.client.patch(ROUTE, json={"name": "alpha", "value": {"base-url": shown}}).raise_for_status()
+    response = live.client.put(ROUTE, json=live.client.get(ROUTE).json())
+    assert response.status_code == 200, response.text
+    assert response.json()["changed"] == []
+    assert live.text() == before and url in before
+
+
 def test_put_list_form_and_empty_list(live: Served) -> None:
     """A bare JSON list is a provider list, and [] removes every provider."""
     assert live.client.put(ROUTE, json=_put_list()).status_code == 200

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..config_store import ConfigStore, Mutator, store_for
 from ..errors import ConfigError, ManagementError
-from ..masking import get_logger, mask_text, secrets
+from ..masking import get_logger, mask_text, mask_url, secrets
 from ..provider_edits import add_provider, patch_provider, remove_provider, replace_providers
 from ..watcher import POLL_INTERVAL, WATCH_INTERVAL_KEY, start_watcher, stop_watcher
 from .mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
@@ -156,7 +156,7 @@ def tppc_view(runtime: Runtime) -> dict[str, Any]:
         providers.append({
             "name": provider.name,
             "enabled": provider.enabled,
-            "base-url": provider.base_url,
+            "base-url": mask_url(provider.base_url),  # credentials in a URL are masked too
             "api-key": provider.api_key.masked if provider.api_key is not None else None,
             "api-key-source": provider.key_source,
             "order": provider.order,
