@@ -214,8 +214,7 @@ class Engine:
         excluded: set[str] = set()
         ordered = self.order(targets, prefer)
         last_failed: tuple[Target, str, float] | None = None
-        for _ in range(_MAX_PASSES):
-            earliest: float | None = None
+        for pass_number in range(1, _MAX_PASSES + 1):
             for target in ordered:
                 if target.provider in excluded:
                     continue
@@ -223,9 +222,6 @@ class Engine:
                     break
                 breaker = self.breakers.get(target.provider, target.model)
                 if not breaker.allow():
-                    retry_at = breaker.retry_at
-                    if retry_at is not None:
-                        earliest = retry_at if earliest is None else min(earliest, retry_at)
                     state = breaker.state.value
                     reason = "rate limited" if state == "closed" else f"breaker {state}"
                     skipped = Attempt(target.provider, target.model, "skipped", None, reason)
@@ -240,19 +236,23 @@ class Engine:
                 except AttemptFailed as failed:
                     if not failed.decision.failover:
                         raise failed.exc from None
-                    if failed.failure.kind in (FailureKind.FIRST_BYTE_TIMEOUT, FailureKind.TIMEOUT,
-                                               FailureKind.FIRST_TOKEN_TIMEOUT):
-                        excluded.add(target.provider)
+                    if failed.failure.kind is not FailureKind.RATE_LIMITED:
+                        excluded.add(target.provider)  # tried and failed: not again for this request
                     if on_leave is not None:
                         on_leave(target)
                     last_failed = (target, failed.failure.kind.value, tried_at)  # the time lost on it
                     continue
                 return result, target, attempts
+            # Nothing answered. A provider that is only cooling (rate-limited, Retry-After) and
+            # back soon is waited for, within max-cooldown-wait and the budget.
+            retry_ats = [at for t in ordered if t.provider not in excluded
+                         and (at := self.breakers.get(t.provider, t.model).retry_at) is not None]
             now = self.clock()
-            wait = None if earliest is None else max(0.0, earliest - now)
-            if wait is None or now + wait >= deadline or wait > self.policy.max_cooldown_wait_s:
+            wait = max(0.0, min(retry_ats) - now) if retry_ats else None
+            if (wait is None or pass_number == _MAX_PASSES or now + wait >= deadline
+                    or wait > self.policy.max_cooldown_wait_s):
                 break
-            await asyncio.sleep(wait)  # a real wait for a real deadline, also in test mode
+            await asyncio.sleep(wait + 0.01)  # a real wait past the deadline (the loop may wake a hair early)
         if last_failed is not None:
             self.observer.on_failover(group, last_failed[0].provider, None, last_failed[1], self.clock() - last_failed[2])
         retry_after = None

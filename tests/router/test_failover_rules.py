@@ -267,3 +267,17 @@ async def test_everyone_waiting_on_a_rate_limited_provider_is_served(make_router
     sims["primary"].clear_faults()  # still blocked for about a second: the next callers wait, then all go
     results = await asyncio.gather(*[router.acompletion(model="gpt-5", messages=MESSAGES) for _ in range(8)])
     assert {provider_of(r) for r in results} == {"primary"}
+
+
+def test_429_with_retry_after_on_the_only_provider_waits_within_the_request(
+        make_router: RouterFactory, sims: dict[str, ProviderSimulator]) -> None:
+    """429 + Retry-After and no healthy backup: the request itself waits (within max-cooldown-wait and the
+    budget) and is then answered, rather than failing."""
+    import threading
+
+    router = make_router(("primary",))
+    sims["primary"].set_fault(Fault.parse("status:429,retry-after=1"))
+    threading.Timer(0.5, sims["primary"].clear_faults).start()
+    result = router.completion(model="gpt-5", messages=MESSAGES)
+    assert provider_of(result) == "primary"
+    assert [a["outcome"] for a in result._hidden_params["tppc_attempts"]] == ["rate_limited", "ok"]
