@@ -24,10 +24,10 @@ from test_management_support import (
 )
 
 from tppc_router.clock import ManualClock
+from tppc_router.server.lockout import Lockout
 from tppc_router.server.mgmt_auth import (
     AUTH_KEY,
     Caller,
-    Lockout,
     ManagementAuth,
     forwarded_for,
     hash_secret_on_load,

@@ -24,7 +24,7 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import bcrypt
 from starlette.concurrency import run_in_threadpool
@@ -38,16 +38,14 @@ from ..config_store import ConfigStore, store_for
 from ..errors import ManagementError
 from ..provider_edits import set_secret_key
 from ..secret import Secret
+from .lockout import LOCKOUT_SECONDS, MAX_FAILURES, Lockout
 from .runtime import Runtime
 from ..masking import get_logger
 
 __all__ = [
     "AUTH_KEY",
     "ENV_VAR",
-    "LOCKOUT_SECONDS",
-    "MAX_FAILURES",
     "Caller",
-    "Lockout",
     "ManagementAuth",
     "ManagementAuthError",
     "auth_for",
@@ -65,8 +63,6 @@ logger = get_logger("tppc_router.management")
 
 ENV_VAR = "TPPC_MANAGEMENT_KEY"
 AUTH_KEY = "management_auth"  # runtime.extras key of the app's ManagementAuth
-MAX_FAILURES = 5
-LOCKOUT_SECONDS = 30 * 60.0
 _BCRYPT = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
 _BCRYPT_MAX_BYTES = 72
 
@@ -176,51 +172,6 @@ class Caller:
 
 
 # -- lockout -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Record:
-    failures: int = 0
-    locked_until: float | None = None
-    last: float = 0.0
-
-
-@dataclass
-class Lockout:
-    """Failed attempts per client address; ``max_failures`` in a row lock it out for ``seconds``."""
-
-    clock: Clock = monotonic
-    max_failures: int = MAX_FAILURES
-    seconds: float = LOCKOUT_SECONDS
-    _records: dict[str, _Record] = field(default_factory=dict)
-
-    def remaining(self, client: str) -> float | None:
-        """Seconds until ``client`` may try again, or None when it is not locked out."""
-        record = self._records.get(client)
-        if record is None or record.locked_until is None:
-            return None
-        left = record.locked_until - self.clock()
-        if left > 0:
-            return left
-        del self._records[client]
-        return None
-
-    def fail(self, client: str) -> int:
-        """Count one failure; returns the failures so far (0 once this one locked the client out)."""
-        now = self.clock()
-        if len(self._records) > 4096:
-            self._records = {k: r for k, r in self._records.items() if now - r.last < self.seconds}
-        record = self._records.setdefault(client, _Record())
-        record.failures += 1
-        record.last = now
-        if record.failures >= self.max_failures:
-            record.failures = 0
-            record.locked_until = now + self.seconds
-            return 0
-        return record.failures
-
-    def reset(self, client: str) -> None:
-        self._records.pop(client, None)
 
 
 def _in_words(seconds: float) -> str:
