@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 __all__ = ["Portal", "SyncStream"]
 
 T = TypeVar("T")
+_SYNC_WORKERS = 64  # concurrent sync (non-streaming) calls in flight per router
 
 
 class Portal:
@@ -28,6 +30,8 @@ class Portal:
         with self._lock:
             if self._loop is None or self._loop.is_closed():
                 loop = asyncio.new_event_loop()
+                # Sync calls run litellm's sync path on these threads: size it for many callers.
+                loop.set_default_executor(ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="tppc-router-sync"))
                 thread = threading.Thread(target=loop.run_forever, name="tppc-router-portal", daemon=True)
                 thread.start()
                 self._loop = loop

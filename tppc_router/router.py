@@ -194,9 +194,9 @@ class TppcRouter:
         """One provider call on the router the request started with (a reload does not disturb it)."""
         kw = self._call_kwargs(ta, kwargs)
         if ta.target.call_group:
-            coro = getattr(state.router, method)(model=ta.target.call_group, **kw)
+            coro = _call(state.router, method, model=ta.target.call_group, **kw)
         else:
-            coro = getattr(load_litellm(), method)(model=f"openai/responses/{ta.target.model}", **kw)
+            coro = _call(load_litellm(), method, model=f"openai/responses/{ta.target.model}", **kw)
         async with asyncio.timeout(kw["timeout"] + 1.0):
             return await coro
 
@@ -220,7 +220,7 @@ class TppcRouter:
         state = self._state
         targets = self._explicit(model, kwargs) or list(state.targets.get(model, []))
         if not targets:
-            return await getattr(state.router, method)(model=model, **kwargs)
+            return await _call(state.router, method, model=model, **kwargs)
         prefer = None
         leave: dict[str, bool] = {"strip": False}
         if responses:
@@ -294,12 +294,15 @@ class TppcRouter:
         return await self._run("aresponses", model, {"input": input, **kwargs}, responses=True)
 
     def completion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
-        result = self._portal.call(self.acompletion(model, messages, **kwargs))
-        return SyncStream(self._portal, result) if kwargs.get("stream") else result
+        if kwargs.get("stream"):
+            return SyncStream(self._portal, self._portal.call(self.acompletion(model, messages, **kwargs)))
+        # Non-streaming sync calls use litellm's sync path (faster than its async one) on a worker thread.
+        return self._portal.call(self._run("completion", model, {"messages": messages, **kwargs}, responses=False))
 
     def responses(self, model: str, input: Any = None, **kwargs: Any) -> Any:
-        result = self._portal.call(self.aresponses(model, input, **kwargs))
-        return SyncStream(self._portal, result) if kwargs.get("stream") else result
+        if kwargs.get("stream"):
+            return SyncStream(self._portal, self._portal.call(self.aresponses(model, input, **kwargs)))
+        return self._portal.call(self._run("responses", model, {"input": input, **kwargs}, responses=True))
 
     def __getattr__(self, name: str) -> Any:
         """Everything else ``litellm.Router`` offers (embeddings, model info, ...) is the wrapped router's."""
@@ -311,6 +314,15 @@ class TppcRouter:
         self._portal.close()
         if self._owns_breakers:
             close_registry(self.breakers)
+
+
+async def _call(owner: Any, method: str, **kwargs: Any) -> Any:
+    """``owner.<method>(**kwargs)``: awaited for litellm's async methods (``acompletion``), run on a
+    worker thread for its sync ones (``completion``), whose own ``timeout`` bounds the thread."""
+    function = getattr(owner, method)
+    if method.startswith("a"):
+        return await function(**kwargs)
+    return await asyncio.to_thread(function, **kwargs)
 
 
 def _snapshot_dict(snapshot: Any) -> dict[str, Any]:

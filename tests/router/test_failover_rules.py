@@ -281,3 +281,15 @@ def test_429_with_retry_after_on_the_only_provider_waits_within_the_request(
     result = router.completion(model="gpt-5", messages=MESSAGES)
     assert provider_of(result) == "primary"
     assert [a["outcome"] for a in result._hidden_params["tppc_attempts"]] == ["rate_limited", "ok"]
+
+
+def test_sync_calls_from_many_threads(make_router: RouterFactory, sims: dict[str, ProviderSimulator]) -> None:
+    """Sync callers on many threads at once are all served, and fail over alike (sync calls run
+    litellm's sync path on the router's worker threads)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sims["primary"].set_fault(Fault.parse("status:500"))
+    router = make_router()
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: router.completion(model="gpt-5", messages=MESSAGES), range(32)))
+    assert {provider_of(r) for r in results} == {"backup"}
