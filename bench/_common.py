@@ -364,7 +364,7 @@ def tppc_yaml(primary_url: str, backup_url: str, router: dict[str, Any] | None =
 
 
 def load_tppc_settings(primary_url: str, backup_url: str, router: dict[str, Any] | None = None) -> Any:
-    from tppc_router.loader import load_settings
+    from tppc_router.config.loader import load_settings
 
     return load_settings(text=tppc_yaml(primary_url, backup_url, router))
 

@@ -128,8 +128,8 @@ def primary_open(router: Any) -> bool:
 
 async def run(args: argparse.Namespace, fleet: SimFleet) -> tuple[list[Variant], float]:
     litellm = quiet_litellm()
-    from tppc_router.deployments import build_model_list
-    from tppc_router.router import TppcRouter
+    from tppc_router.config.deployments import build_model_list
+    from tppc_router.routing.router import TppcRouter
 
     variants: list[Variant] = []
     for kind in ROUTERS:

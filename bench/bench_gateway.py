@@ -197,8 +197,8 @@ def start_ours(workdir: Path, fleet: SimFleet) -> Gateway:
 
 def proxy_config(fleet: SimFleet) -> str:
     """The LiteLLM proxy config: the deployments ``build_model_list`` makes for group gpt-5."""
-    from tppc_router.deployments import build_model_list
-    from tppc_router.loader import load_settings
+    from tppc_router.config.deployments import build_model_list
+    from tppc_router.config.loader import load_settings
 
     settings = load_settings(text=tppc_yaml(fleet.url("primary"), fleet.url("backup")))
     entries = [{"model_name": d["model_name"], "litellm_params": d["litellm_params"]}

@@ -205,7 +205,7 @@ def propagation(redis_url: str, trials: int) -> list[float]:
 
 async def next_request_of_b(fleet: SimFleet, redis_url: str) -> dict[str, Any]:
     """A meets a failing primary; B's next request: which provider, and did it touch the primary?"""
-    from tppc_router.router import TppcRouter
+    from tppc_router.routing.router import TppcRouter
 
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     # failure-threshold 2: A's one request (a try and the same-provider retry, both 500) opens the breaker
@@ -251,8 +251,8 @@ def main() -> int:
         args.n, args.ops, args.trials = 200, 2000, 10
 
     quiet_litellm()
-    from tppc_router.failover import set_testing
-    from tppc_router.router import TppcRouter
+    from tppc_router.routing.failover import set_testing
+    from tppc_router.routing.router import TppcRouter
 
     set_testing(True)
     print(environment_line())
@@ -293,7 +293,7 @@ def main() -> int:
             router.close()
 
         header("2. State operations alone: allow() + record_success() per request")
-        from tppc_router.breaker import BreakerRegistry
+        from tppc_router.routing.breaker import BreakerRegistry
         from tppc_router.state import FallbackStore, RedisStore, SharedBreakerRegistry
 
         registries = {

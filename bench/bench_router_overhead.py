@@ -76,8 +76,8 @@ def measure(mode: str, urls: dict[str, str], n: int, warmup: int, block: int) ->
     litellm = quiet_litellm()
     import openai
 
-    from tppc_router.deployments import build_model_list
-    from tppc_router.router import TppcRouter
+    from tppc_router.config.deployments import build_model_list
+    from tppc_router.routing.router import TppcRouter
 
     settings = load_tppc_settings(urls["primary"], urls["backup"])
     model_list = build_model_list(settings)

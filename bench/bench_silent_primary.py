@@ -133,8 +133,8 @@ async def sample(case: Case, build: Any, cap: float, fleet: SimFleet | None = No
 
 async def run(args: argparse.Namespace, fleet: SimFleet) -> list[Case]:
     litellm = quiet_litellm()
-    from tppc_router.deployments import build_model_list
-    from tppc_router.router import TppcRouter
+    from tppc_router.config.deployments import build_model_list
+    from tppc_router.routing.router import TppcRouter
 
     settings = load_tppc_settings(fleet.url("primary"), fleet.url("backup"), {"first-byte-timeout": args.fbt})
 

@@ -6,7 +6,7 @@ of ``tests/canaries.py`` whose name contains ``CANARY``, and anything matching
 
 * log output: a handler on the root logger at DEBUG (root, ``tppc_router`` and
   litellm's loggers are set to DEBUG for the test). A record leaks when the line
-  the production handler would write (:mod:`tppc_router.logs`: message and
+  the production handler would write (:mod:`tppc_router.ops.logs`: message and
   traceback through ``mask_text``) still shows a canary;
 * the test's captured stdout and stderr (``print``, CLI runs, litellm's own handler);
 * the failure text of a failing test;
@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from tppc_router.logs import LITELLM_LOGGERS, mask_third_party_loggers, route_litellm_through_root
+from tppc_router.ops.logs import LITELLM_LOGGERS, mask_third_party_loggers, route_litellm_through_root
 from tppc_router.masking import mask, mask_text
 
 __all__ = [

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from canaries import CANARY_BACKUP, CANARY_PRIMARY, CANARY_THIRD
 
-from tppc_router.failover import set_testing
-from tppc_router.loader import load_settings
-from tppc_router.router import TppcRouter
+from tppc_router.routing.failover import set_testing
+from tppc_router.config.loader import load_settings
+from tppc_router.routing.router import TppcRouter
 from tppc_router.sim import ProviderSimulator
 
 KEYS = {"primary": CANARY_PRIMARY, "backup": CANARY_BACKUP, "third": CANARY_THIRD}

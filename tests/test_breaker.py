@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tppc_router.breaker import (
+from tppc_router.routing.breaker import (
     BreakerData,
     BreakerRegistry,
     BreakerSnapshot,
@@ -405,7 +405,7 @@ _ACTIONS = st.lists(
 
 def blocked_allow_check(breaker: CircuitBreaker) -> bool:
     """Whether allow() would let a caller through, without taking a probe (reads the data only)."""
-    from tppc_router.breaker import blocked
+    from tppc_router.routing.breaker import blocked
 
     return not blocked(breaker.data, breaker.clock())
 

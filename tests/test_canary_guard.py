@@ -35,7 +35,7 @@ LOG_LEAK = "mgmt-canary-" + "inner-0123456789"
 
 def test_clean():
     print("nothing secret here")
-    logging.getLogger("tppc_router.failover").warning("failover for gpt-5: primary -> backup")
+    logging.getLogger("tppc_router.routing.failover").warning("failover for gpt-5: primary -> backup")
 
 
 def test_print_leak():
@@ -43,13 +43,13 @@ def test_print_leak():
 
 
 def test_log_leak():
-    logging.getLogger("tppc_router.upstream").debug("sending %s", LOG_LEAK)
+    logging.getLogger("tppc_router.routing.upstream").debug("sending %s", LOG_LEAK)
 
 
 def test_log_masked_at_source():
     from tppc_router.masking import get_logger
 
-    get_logger("tppc_router.upstream").info("headers: Authorization: Bearer %s", LOG_LEAK)
+    get_logger("tppc_router.routing.upstream").info("headers: Authorization: Bearer %s", LOG_LEAK)
 
 
 def test_own_log_unmasked_leak():

@@ -16,8 +16,8 @@ from canaries import CANARY_BACKUP, CANARY_LEGACY, CANARY_PRIMARY, assert_no_can
 from click.testing import CliRunner, Result
 
 from tppc_router import cli
-from tppc_router.deployments import credential_chain
-from tppc_router.loader import load_settings
+from tppc_router.config.deployments import credential_chain
+from tppc_router.config.loader import load_settings
 
 WriteConfig = Callable[..., Path]
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"

@@ -27,7 +27,7 @@ from tppc_router.config import (
     kebab,
 )
 from tppc_router.errors import ConfigError
-from tppc_router.loader import load_settings
+from tppc_router.config.loader import load_settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 

@@ -11,12 +11,12 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tppc_router.config_doc import document_from_settings, dump_document, parse_document
-from tppc_router.config_store import ConfigStore, text_hash
+from tppc_router.configfile.document import document_from_settings, dump_document, parse_document
+from tppc_router.configfile.store import ConfigStore, text_hash
 from tppc_router.errors import ConfigError, ManagementError
-from tppc_router.loader import load_settings
+from tppc_router.config.loader import load_settings
 from tppc_router.masking import mask
-from tppc_router.provider_edits import (
+from tppc_router.configfile.edits import (
     add_provider,
     find_provider,
     looks_masked,

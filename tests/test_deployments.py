@@ -8,7 +8,7 @@ import pytest
 from canaries import CANARY_BACKUP, CANARY_LEGACY, CANARY_PRIMARY, CANARY_THIRD, assert_no_canary
 
 from tppc_router.config import Settings
-from tppc_router.deployments import (
+from tppc_router.config.deployments import (
     HARD_DEFAULTS,
     build_model_list,
     credential_chain,
@@ -16,7 +16,7 @@ from tppc_router.deployments import (
     pinned_group,
 )
 from tppc_router.errors import ConfigError
-from tppc_router.loader import settings_from_data
+from tppc_router.config.loader import settings_from_data
 from tppc_router.secret import Secret
 
 KEYS = {"primary": CANARY_PRIMARY, "backup": CANARY_BACKUP, "third": CANARY_THIRD}
@@ -173,8 +173,8 @@ def test_model_list_without_secrets_keeps_secret_objects() -> None:
 
 def test_legacy_block_without_auth_is_served() -> None:
     """requires-openai-auth: false with no key still serves the legacy provider, with a placeholder key."""
-    from tppc_router.deployments import NO_KEY, credential_chain
-    from tppc_router.loader import load_settings
+    from tppc_router.config.deployments import NO_KEY, credential_chain
+    from tppc_router.config.loader import load_settings
 
     settings = load_settings(text="""
 packycode:

@@ -8,10 +8,10 @@ import pytest
 import yaml
 from canaries import CANARY_BACKUP, CANARY_LEGACY, CANARY_PRIMARY, assert_no_canary
 
-from tppc_router._litellm import load_litellm
+from tppc_router.routing._litellm import load_litellm
 from tppc_router.config import Settings
-from tppc_router.export import EnvVar, env_var_name, litellm_config, router_settings
-from tppc_router.loader import settings_from_data
+from tppc_router.config.export import EnvVar, env_var_name, litellm_config, router_settings
+from tppc_router.config.loader import settings_from_data
 
 ENV = {"BACKUP_API_KEY": CANARY_BACKUP}
 

@@ -25,10 +25,10 @@ from hypothesis import strategies as st
 from litellm import exceptions as lx
 
 from tppc_router import masking
-from tppc_router.breaker import BreakerState, CircuitBreaker
+from tppc_router.routing.breaker import BreakerState, CircuitBreaker
 from tppc_router.clock import ManualClock
 from tppc_router.errors import ProviderError, StreamInterruptedError
-from tppc_router.failover import (
+from tppc_router.routing.failover import (
     Decision,
     Failure,
     FailureKind,
@@ -540,7 +540,7 @@ def test_set_testing_toggles() -> None:
 def test_importing_does_not_import_litellm() -> None:
     """breaker and failover stay light: importing them pulls in neither litellm, openai nor httpx."""
     code = (
-        "import sys, tppc_router.breaker, tppc_router.failover; "
+        "import sys, tppc_router.routing.breaker, tppc_router.routing.failover; "
         "print(sorted(m for m in ('litellm', 'openai', 'httpx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

@@ -9,7 +9,7 @@ import pytest
 from canaries import CANARY_PRIMARY, assert_no_canary
 
 from tppc_router.errors import ConfigError, TppcRouterError
-from tppc_router.loader import config_path, load_settings, parse_yaml
+from tppc_router.config.loader import config_path, load_settings, parse_yaml
 
 PROVIDER = f"""
 tppc:
@@ -168,7 +168,7 @@ def test_non_utf8_file_is_a_config_error(tmp_path: Path) -> None:
 def test_type_errors_and_rule_errors_are_reported_together() -> None:
     """A file with type errors still gets its other problems reported in the same run, each once."""
     from tppc_router.errors import ConfigError
-    from tppc_router.loader import load_settings
+    from tppc_router.config.loader import load_settings
 
     text = """
 tppc:

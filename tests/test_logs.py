@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from canaries import CANARY_BACKUP, CANARY_PRIMARY
 
-from tppc_router.breaker import CircuitBreaker
+from tppc_router.routing.breaker import CircuitBreaker
 from tppc_router.clock import ManualClock
-from tppc_router.loader import load_settings
-from tppc_router.logs import (
+from tppc_router.config.loader import load_settings
+from tppc_router.ops.logs import (
     LITELLM_LOGGERS,
     THIRD_PARTY_LOGGERS,
     attach,
@@ -22,8 +22,8 @@ from tppc_router.logs import (
     log_breaker_change,
 )
 from tppc_router.masking import get_logger, mask
-from tppc_router.observe import FailoverLog
-from tppc_router.router import TppcRouter
+from tppc_router.routing.observe import FailoverLog
+from tppc_router.routing.router import TppcRouter
 
 UNREGISTERED = "sk-canary-unregistered-0a1b2c3d4e"  # never wrapped in a Secret: only the patterns can mask it
 
@@ -52,7 +52,7 @@ def configured(fmt: str = "text") -> io.StringIO:
 def test_authorization_header_is_masked_in_text_lines(restore_logging: None) -> None:
     """An Authorization header and a key query parameter in a log line come out masked."""
     stream = configured()
-    log = get_logger("tppc_router.upstream")
+    log = get_logger("tppc_router.routing.upstream")
     log.info("POST https://relay.example/v1/responses?api-key=%s headers={'Authorization': 'Bearer %s'}",
              UNREGISTERED, UNREGISTERED)
     line = stream.getvalue()
@@ -76,12 +76,12 @@ def test_traceback_is_masked(restore_logging: None) -> None:
 def test_json_format_is_one_masked_object_per_line(restore_logging: None) -> None:
     """fmt="json" writes one JSON object per line with ts, level, logger, message and extra fields."""
     stream = configured("json")
-    get_logger("tppc_router.failover").warning("failover for %s: %s", "gpt-5", f"Bearer {UNREGISTERED}",
+    get_logger("tppc_router.routing.failover").warning("failover for %s: %s", "gpt-5", f"Bearer {UNREGISTERED}",
                                                       extra={"provider": "primary"})
     [line] = stream.getvalue().splitlines()
     record = json.loads(line)
     assert record["level"] == "WARNING"
-    assert record["logger"] == "tppc_router.failover"
+    assert record["logger"] == "tppc_router.routing.failover"
     assert record["provider"] == "primary"
     assert record["message"] == f"failover for gpt-5: Bearer {mask(UNREGISTERED)}"
     assert record["ts"].endswith("+00:00")
@@ -134,18 +134,18 @@ def test_litellm_imported_later_is_detached_on_its_first_record(restore_logging:
 
 
 def test_breaker_change_line(caplog: pytest.LogCaptureFixture) -> None:
-    """A breaker listener logs "provider X: closed -> open (retry in 30 s; model M)" on tppc_router.breaker."""
+    """A breaker listener logs "provider X: closed -> open (retry in 30 s; model M)" on tppc_router.routing.breaker."""
     breaker = CircuitBreaker("primary", "gpt-5", cooldown_s=30, clock=ManualClock(), listeners=[log_breaker_change])
-    with caplog.at_level(logging.INFO, logger="tppc_router.breaker"):
+    with caplog.at_level(logging.INFO, logger="tppc_router.routing.breaker"):
         breaker.record_failure(open_now=True)
-    assert [r.getMessage() for r in caplog.records if r.name == "tppc_router.breaker"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "tppc_router.routing.breaker"] == [
         "provider primary: closed -> open (retry in 30 s; model gpt-5)"
     ]
 
 
 def test_failover_line_names_from_to_why_and_how_long(caplog: pytest.LogCaptureFixture) -> None:
     """The failover log line says the group, from, to, the reason and the time taken."""
-    with caplog.at_level(logging.WARNING, logger="tppc_router.failover"):
+    with caplog.at_level(logging.WARNING, logger="tppc_router.routing.failover"):
         FailoverLog().on_failover("gpt-5", "primary", "backup", "server_error", 0.25)
         FailoverLog().on_failover("gpt-5", "backup", None, "timeout", 1.5)
     assert [r.getMessage() for r in caplog.records] == [

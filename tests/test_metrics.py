@@ -10,9 +10,9 @@ from canary_guard import assert_no_canary
 from simfixtures import RouterFactory, config_text, instant_backoff, router_factory, sim_providers
 
 from tppc_router.clock import ManualClock
-from tppc_router.loader import load_settings
-from tppc_router.metrics import Metrics
-from tppc_router.router import TppcRouter
+from tppc_router.config.loader import load_settings
+from tppc_router.ops.metrics import Metrics
+from tppc_router.routing.router import TppcRouter
 from tppc_router.sim import ProviderSimulator
 
 _instant_backoff = instant_backoff()

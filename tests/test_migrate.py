@@ -13,11 +13,11 @@ from canaries import CANARY_BACKUP, CANARY_LEGACY, CANARY_PRIMARY, CANARY_THIRD,
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tppc_router.atomic import NEW_FILE_MODE, atomic_write_text, backup_path
-from tppc_router.deployments import credential_chain
+from tppc_router.configfile.atomic import NEW_FILE_MODE, atomic_write_text, backup_path
+from tppc_router.config.deployments import credential_chain
 from tppc_router.errors import ConfigError
-from tppc_router.loader import load_settings
-from tppc_router.migrate import (
+from tppc_router.config.loader import load_settings
+from tppc_router.configfile.migrate import (
     equivalence_problems,
     guess_indent,
     migrate_text,

@@ -9,10 +9,10 @@ import pytest
 from canaries import CANARY_BACKUP
 from simfixtures import RouterFactory, instant_backoff, router_factory, sim_providers
 
-from tppc_router.breaker import BreakerState
+from tppc_router.routing.breaker import BreakerState
 from tppc_router.clock import ManualClock
 from tppc_router.config import HealthCheckSection
-from tppc_router.probes import (
+from tppc_router.ops.probes import (
     IDLE_RECHECK_S,
     PROBE_BODY,
     Prober,

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from tppc_router.config import Settings
 from tppc_router.errors import ConfigError
-from tppc_router.loader import settings_from_data
+from tppc_router.config.loader import settings_from_data
 from tppc_router.masking import mask_text
-from tppc_router.sanitize import is_http_url, resolve_key
+from tppc_router.config.sanitize import is_http_url, resolve_key
 
 
 def provider(
@@ -303,7 +303,7 @@ def test_references_are_not_scrubbed_as_secrets() -> None:
 
 def test_port_out_of_range_is_not_a_url() -> None:
     """A base-url with a port above 65535 is rejected, not accepted and failed at request time."""
-    from tppc_router.sanitize import is_http_url
+    from tppc_router.config.sanitize import is_http_url
 
     assert not is_http_url("https://y.example.com:99999/v1")
     assert is_http_url("https://y.example.com:8443/v1")

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from tppc_router.masking import mask
 from tppc_router.server import create_app
 from tppc_router.sim import ProviderSimulator
-from tppc_router.status import status
+from tppc_router.cli.status import status
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "server"))  # as tests/acceptance/conftest.py does
 
@@ -117,5 +117,5 @@ def test_status_when_the_management_api_is_off(server: LiveServer) -> None:
 
 def test_status_does_not_import_litellm() -> None:
     """Importing the status command never imports litellm."""
-    code = "import sys, tppc_router.status; sys.exit('litellm' in sys.modules)"
+    code = "import sys, tppc_router.cli.status; sys.exit('litellm' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

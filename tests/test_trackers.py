@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tppc_router.trackers import ResponsesTracker
+from tppc_router.routing.trackers import ResponsesTracker
 
 
 def events(*types_and_items: tuple[str, dict[str, Any] | None]) -> list[dict[str, Any]]:

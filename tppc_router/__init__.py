@@ -4,10 +4,10 @@ Importing this package does not import litellm; :class:`TppcRouter` imports it
 when the first router is built.
 """
 
-from .breaker import BreakerState, CircuitBreaker
-from .config import ProviderConfig, Settings
-from .deployments import Credential, build_model_list, credential_chain
-from .errors import (
+from tppc_router.routing.breaker import BreakerState, CircuitBreaker
+from tppc_router.config.schema import ProviderConfig, Settings
+from tppc_router.config.deployments import Credential, build_model_list, credential_chain
+from tppc_router.errors import (
     AllProvidersCoolingError,
     AllProvidersFailedError,
     Attempt,
@@ -17,10 +17,10 @@ from .errors import (
     StreamInterruptedError,
     TppcRouterError,
 )
-from .failover import FailureKind, RouterPolicy
-from .loader import load_settings
-from .masking import mask
-from .router import TppcRouter
+from tppc_router.routing.failover import FailureKind, RouterPolicy
+from tppc_router.config.loader import load_settings
+from tppc_router.masking import mask
+from tppc_router.routing.router import TppcRouter
 
 __all__ = [
     "AllProvidersCoolingError",

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .masking import mask_text
+from tppc_router.masking import mask_text
 
 __all__ = [
     "AllProvidersCoolingError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from .masking import mask, register_secret
+from tppc_router.masking import mask, register_secret
 
 __all__ = ["Secret"]
 

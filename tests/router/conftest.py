@@ -10,8 +10,8 @@ from canaries import CANARY_BACKUP, CANARY_PRIMARY, CANARY_THIRD
 from simfixtures import instant_backoff, sim_providers
 
 from tppc_router.clock import ManualClock
-from tppc_router.loader import load_settings
-from tppc_router.router import TppcRouter
+from tppc_router.config.loader import load_settings
+from tppc_router.routing.router import TppcRouter
 from tppc_router.sim import ProviderSimulator
 
 PRIMARY_KEY = CANARY_PRIMARY

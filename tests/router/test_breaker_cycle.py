@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tppc_router.clock import ManualClock
-from tppc_router.loader import load_settings
+from tppc_router.config.loader import load_settings
 from tppc_router.sim import Fault, ProviderSimulator
 
 from .conftest import MESSAGES, RouterFactory, calls, config_text

@@ -32,8 +32,8 @@ from canary_guard import canary_asgi
 from fastapi import FastAPI
 
 from tppc_router.config import Settings
-from tppc_router.failover import is_testing, set_testing
-from tppc_router.loader import settings_from_data
+from tppc_router.routing.failover import is_testing, set_testing
+from tppc_router.config.loader import settings_from_data
 from tppc_router.server import create_app
 from tppc_router.server.runtime import Runtime
 from tppc_router.sim import ProviderSimulator

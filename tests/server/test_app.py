@@ -12,8 +12,8 @@ import pytest
 from canaries import CANARY_LEGACY
 from gateway_live import CANARY_PRIMARY, StartServer, gateway_settings, running
 
-from tppc_router.loader import settings_from_data
-from tppc_router.router import TppcRouter
+from tppc_router.config.loader import settings_from_data
+from tppc_router.routing.router import TppcRouter
 from tppc_router.server import create_app
 from tppc_router.sim import ProviderSimulator
 

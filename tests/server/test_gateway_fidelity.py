@@ -29,7 +29,7 @@ from gateway_live import CANARY_PRIMARY, LiveServer, gateway_settings, running
 
 from tppc_router.server import create_app
 from tppc_router.sim import ProviderSimulator
-from tppc_router.upstream import Upstream
+from tppc_router.routing.upstream import Upstream
 
 REQUEST: dict[str, Any] = {
     "model": "gpt-5",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from gateway_live import StartServer
 
-from tppc_router.loader import load_settings
+from tppc_router.config.loader import load_settings
 from tppc_router.sim import ProviderSimulator
 
 LEGACY_KEY = "sk-canary-legacy-3c5e7a9b1d"

@@ -93,7 +93,7 @@ def test_malformed_event_is_skipped(http: httpx.Client, primary: ProviderSimulat
                                     caplog: pytest.LogCaptureFixture) -> None:
     """An event that is not JSON is dropped (and logged); every other event arrives and the stream completes."""
     primary.set_fault("malformed:3")
-    with caplog.at_level(logging.WARNING, logger="tppc_router.upstream"):
+    with caplog.at_level(logging.WARNING, logger="tppc_router.routing.upstream"):
         _, events = stream(http, BODY)
     assert events[-1]["type"] == "response.completed"
     assert [e["sequence_number"] for e in events] == list(range(len(events)))

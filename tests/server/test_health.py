@@ -10,8 +10,8 @@ from canary_guard import assert_no_canary
 from gateway_live import StartServer, gateway_settings
 
 from tppc_router.clock import ManualClock
-from tppc_router.probes import prober_for, start_probes, stop_probes
-from tppc_router.router import TppcRouter
+from tppc_router.ops.probes import prober_for, start_probes, stop_probes
+from tppc_router.routing.router import TppcRouter
 from tppc_router.server.health import provider_readiness
 from tppc_router.sim import ProviderSimulator
 

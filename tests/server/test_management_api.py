@@ -20,7 +20,7 @@ from test_management_support import (
     serve,
 )
 
-from tppc_router.loader import load_settings
+from tppc_router.config.loader import load_settings
 from tppc_router.masking import mask
 from tppc_router.server.management import HOOKS_KEY, WRITES_KEY, WriteEvent
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from test_management_support import MGMT_HASH, MGMT_KEY, serve
 
-from tppc_router.watcher import RELOADS_KEY
+from tppc_router.configfile.watcher import RELOADS_KEY
 
 ROUTE = "/v0/management/tppc"
 COUNT = 100

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from test_management_support import ALPHA_KEY, CONFIG, ENV, NEW_KEY, Served, assert_no_canary, serve
 
-from tppc_router.loader import load_settings
+from tppc_router.config.loader import load_settings
 from tppc_router.masking import mask
 
 ROUTE = "/v0/management/tppc"

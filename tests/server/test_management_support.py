@@ -19,11 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from tppc_router.clock import Clock
-from tppc_router.loader import load_settings
+from tppc_router.config.loader import load_settings
 from tppc_router.server import create_app
 from tppc_router.server.mgmt_auth import AUTH_KEY, ManagementAuth
 from tppc_router.server.runtime import Runtime
-from tppc_router.watcher import WATCH_INTERVAL_KEY
+from tppc_router.configfile.watcher import WATCH_INTERVAL_KEY
 
 MGMT_KEY = "mgmt-canary-4b8d2e6f1a"
 MGMT_HASH = bcrypt.hashpw(MGMT_KEY.encode(), bcrypt.gensalt(4)).decode()

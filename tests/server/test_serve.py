@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from gateway_live import CANARY_BACKUP, CANARY_PRIMARY, free_port
 
 from tppc_router.cli import main
-from tppc_router.loader import settings_from_data
-from tppc_router.serve import startup_lines
+from tppc_router.config.loader import settings_from_data
+from tppc_router.cli.serve import startup_lines
 from tppc_router.sim import ProviderSimulator
 
 WriteConfig = Callable[..., Path]
@@ -40,7 +40,7 @@ def test_invalid_config_exits_2_listing_each_problem(write_config: WriteConfig, 
     if via_group:
         result = CliRunner().invoke(main, ["serve", "-c", str(path)])
     else:
-        from tppc_router.serve import serve
+        from tppc_router.cli.serve import serve
 
         result = CliRunner().invoke(serve, ["-c", str(path)])
     assert result.exit_code == 2

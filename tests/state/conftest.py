@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tppc_router.failover import set_testing
+from tppc_router.routing.failover import set_testing
 
 
 def free_port() -> int:

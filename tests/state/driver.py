@@ -30,8 +30,8 @@ class Node:
         self.loop = asyncio.new_event_loop()
 
     def handle(self, command: dict[str, Any]) -> Any:
-        from tppc_router.loader import load_settings
-        from tppc_router.router import TppcRouter
+        from tppc_router.config.loader import load_settings
+        from tppc_router.routing.router import TppcRouter
 
         try:
             if command["cmd"] == "configure":
@@ -81,7 +81,7 @@ def main() -> None:
     import litellm
 
     litellm.suppress_debug_info = True
-    from tppc_router.failover import set_testing
+    from tppc_router.routing.failover import set_testing
 
     set_testing(True)
     node = Node()

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tppc_router.breaker import BreakerState, CircuitBreaker
+from tppc_router.routing.breaker import BreakerState, CircuitBreaker
 from tppc_router.clock import ManualClock
 from tppc_router.state import BreakerKey, FallbackStore, RedisStore, SharedBreakerRegistry
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tppc_router.breaker import BreakerData, BreakerState, effective_state
+from tppc_router.routing.breaker import BreakerData, BreakerState, effective_state
 from tppc_router.errors import ConfigError
 from tppc_router.state import BreakerKey, MemoryStore, Outcome, RedisStore
 from tppc_router.state.redis_store import INSTALL_HINT

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tppc_router.loader import load_settings
-from tppc_router.router import TppcRouter
+from tppc_router.config.loader import load_settings
+from tppc_router.routing.router import TppcRouter
 from tppc_router.sim import Fault, ProviderSimulator
 from tppc_router.state import SharedBreakerRegistry
 

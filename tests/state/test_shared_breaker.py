@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 
-from tppc_router.breaker import BreakerRegistry, BreakerState, CircuitBreaker
+from tppc_router.routing.breaker import BreakerRegistry, BreakerState, CircuitBreaker
 from tppc_router.clock import ManualClock
 from tppc_router.errors import ConfigError
-from tppc_router.failover import Decision, apply_decision
-from tppc_router.loader import load_settings
+from tppc_router.routing.failover import Decision, apply_decision
+from tppc_router.config.loader import load_settings
 from tppc_router.state import (
     FallbackStore,
     MemoryStore,

@@ -1,7 +1,7 @@
 """``create_app(settings)``: the gateway as a FastAPI app. Nothing is built at import time.
 
 The app holds one :class:`~tppc_router.server.runtime.Runtime` on ``app.state.runtime``
-(with its Prometheus :class:`~tppc_router.metrics.Metrics` in ``extras["metrics"]``)
+(with its Prometheus :class:`~tppc_router.ops.metrics.Metrics` in ``extras["metrics"]``)
 and four routers: the gateway (``/v1``), management (``/v0/management``), health
 (``/healthz``, ``/readyz``, ``/status``) and ``/metrics``. While the app runs, the
 active health checks run too (when ``router.health-check.enabled``); on shutdown
@@ -19,13 +19,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ..config import Settings
-from ..probes import start_probes, stop_probes
-from ..router import TppcRouter
-from . import gateway, health, management, metrics_route
-from .errors import install_error_handlers
-from .metrics_route import install_metrics
-from .runtime import Runtime, effective_settings
+from tppc_router.config.schema import Settings
+from tppc_router.ops.probes import start_probes, stop_probes
+from tppc_router.routing.router import TppcRouter
+from tppc_router.server import gateway, health, management, metrics_route
+from tppc_router.server.errors import install_error_handlers
+from tppc_router.server.metrics_route import install_metrics
+from tppc_router.server.runtime import Runtime, effective_settings
 
 __all__ = ["create_app"]
 

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from .errors import GatewayError
-from .runtime import Runtime
+from tppc_router.server.errors import GatewayError
+from tppc_router.server.runtime import Runtime
 
 __all__ = [
     "JsonBody",

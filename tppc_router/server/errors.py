@@ -30,8 +30,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import AllProvidersCoolingError, AllProvidersFailedError, TppcRouterError
-from ..masking import get_logger, mask_text
+from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError, TppcRouterError
+from tppc_router.masking import get_logger, mask_text
 
 __all__ = [
     "PROVIDER_HEADER",

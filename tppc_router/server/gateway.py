@@ -1,8 +1,8 @@
 """OpenAI-compatible endpoints: ``/v1/responses``, ``/v1/chat/completions``, ``/v1/models``.
 
-``/v1/responses`` is forwarded over raw HTTP (:class:`~tppc_router.upstream.Upstream`):
+``/v1/responses`` is forwarded over raw HTTP (:class:`~tppc_router.routing.upstream.Upstream`):
 the client's body goes to the provider with only ``model`` replaced and the
-defaults of :func:`~tppc_router.upstream.apply_defaults` added, and every event
+defaults of :func:`~tppc_router.routing.upstream.apply_defaults` added, and every event
 the provider streams is relayed byte for byte, in order. The failover engine still
 picks the provider, retries, fails over before content, and keeps affinity.
 
@@ -28,17 +28,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ..affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
-from ..engine import Target, TargetAttempt
-from ..errors import StreamInterruptedError, TppcRouterError
-from ..failover import classify
-from ..masking import mask_text
-from ..router import TppcRouter
-from ..stream import FailoverStream, open_stream
-from ..trackers import PREAMBLE, ResponsesTracker, SSEEvent
-from ..upstream import Upstream, apply_defaults
-from .deps import JsonBody, RuntimeDep, require_api_key
-from .errors import PROVIDER_HEADER, GatewayError, ProviderRejected, error_body, masked
+from tppc_router.routing.affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
+from tppc_router.routing.engine import Target, TargetAttempt
+from tppc_router.errors import StreamInterruptedError, TppcRouterError
+from tppc_router.routing.failover import classify
+from tppc_router.masking import mask_text
+from tppc_router.routing.router import TppcRouter
+from tppc_router.routing.stream import FailoverStream, open_stream
+from tppc_router.routing.trackers import PREAMBLE, ResponsesTracker, SSEEvent
+from tppc_router.routing.upstream import Upstream, apply_defaults
+from tppc_router.server.deps import JsonBody, RuntimeDep, require_api_key
+from tppc_router.server.errors import PROVIDER_HEADER, GatewayError, ProviderRejected, error_body, masked
 
 __all__ = ["CHAT_PARAMETERS", "FORWARDED_HEADERS", "router"]
 

@@ -22,11 +22,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ..breaker import BreakerState
-from ..metrics import Metrics
-from ..probes import prober_for
-from ..router import TppcRouter
-from .runtime import Runtime
+from tppc_router.routing.breaker import BreakerState
+from tppc_router.ops.metrics import Metrics
+from tppc_router.ops.probes import prober_for
+from tppc_router.routing.router import TppcRouter
+from tppc_router.server.runtime import Runtime
 
 __all__ = ["provider_readiness", "readiness", "router", "status_document"]
 

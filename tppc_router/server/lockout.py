@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..clock import Clock, monotonic
+from tppc_router.clock import Clock, monotonic
 
 __all__ = ["LOCKOUT_SECONDS", "MAX_FAILURES", "Lockout"]
 

@@ -1,7 +1,7 @@
 """``/v0/management/tppc``: read and change the provider list while the server runs.
 
 Every write builds the candidate config by editing the file's YAML document in
-place (:mod:`tppc_router.provider_edits` on :mod:`tppc_router.config_doc`), validates it with the loader, writes
+place (:mod:`tppc_router.configfile.edits` on :mod:`tppc_router.configfile.document`), validates it with the loader, writes
 it atomically and swaps the router live (:meth:`Runtime.apply`), all under
 ``Runtime.write_lock``. A refused request changes nothing: not the file, not
 the router. Writes are logged (who, which fields, outcome; never a key value),
@@ -9,7 +9,7 @@ counted in ``runtime.extras["management_writes"]`` by outcome, and passed to
 each callable in ``runtime.extras["management_write_hooks"]``.
 
 The router's own lifespan (merged into the app's) hashes a plaintext management
-secret at startup and runs the config file watcher (:mod:`tppc_router.watcher`).
+secret at startup and runs the config file watcher (:mod:`tppc_router.configfile.watcher`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from ..config_store import ConfigStore, Mutator, store_for
-from ..errors import ConfigError, ManagementError
-from ..masking import get_logger, mask_text, mask_url, secrets
-from ..provider_edits import add_provider, patch_provider, remove_provider, replace_providers
-from ..watcher import POLL_INTERVAL, WATCH_INTERVAL_KEY, start_watcher, stop_watcher
-from .mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
-from .runtime import Runtime
+from tppc_router.configfile.store import ConfigStore, Mutator, store_for
+from tppc_router.errors import ConfigError, ManagementError
+from tppc_router.masking import get_logger, mask_text, mask_url, secrets
+from tppc_router.configfile.edits import add_provider, patch_provider, remove_provider, replace_providers
+from tppc_router.configfile.watcher import POLL_INTERVAL, WATCH_INTERVAL_KEY, start_watcher, stop_watcher
+from tppc_router.server.mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
+from tppc_router.server.runtime import Runtime
 
 __all__ = ["HOOKS_KEY", "WRITES_KEY", "WriteEvent", "record_write", "router", "tppc_view"]
 

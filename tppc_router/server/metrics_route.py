@@ -1,6 +1,6 @@
 """``GET /metrics``: the router's Prometheus metrics in the text exposition format.
 
-The :class:`~tppc_router.metrics.Metrics` lives in ``runtime.extras["metrics"]``.
+The :class:`~tppc_router.ops.metrics.Metrics` lives in ``runtime.extras["metrics"]``.
 Call :func:`install_metrics` when the app is built, so counting starts with the
 first request rather than the first scrape; the route installs it on first use
 otherwise. It also counts management writes through the management write hooks.
@@ -11,9 +11,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from ..metrics import Metrics
-from .management import HOOKS_KEY, WriteEvent
-from .runtime import Runtime
+from tppc_router.ops.metrics import Metrics
+from tppc_router.server.management import HOOKS_KEY, WriteEvent
+from tppc_router.server.runtime import Runtime
 
 __all__ = ["install_metrics", "router"]
 

@@ -31,16 +31,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from ..clock import Clock, monotonic
-from ..config import Settings
-from ..config_doc import parse_document
-from ..config_store import ConfigStore, store_for
-from ..errors import ManagementError
-from ..provider_edits import set_secret_key
-from ..secret import Secret
-from .lockout import LOCKOUT_SECONDS, MAX_FAILURES, Lockout
-from .runtime import Runtime
-from ..masking import get_logger
+from tppc_router.clock import Clock, monotonic
+from tppc_router.config.schema import Settings
+from tppc_router.configfile.document import parse_document
+from tppc_router.configfile.store import ConfigStore, store_for
+from tppc_router.errors import ManagementError
+from tppc_router.configfile.edits import set_secret_key
+from tppc_router.secret import Secret
+from tppc_router.server.lockout import LOCKOUT_SECONDS, MAX_FAILURES, Lockout
+from tppc_router.server.runtime import Runtime
+from tppc_router.masking import get_logger
 
 __all__ = [
     "AUTH_KEY",

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ProviderConfig, Settings
-from ..logs import log_router_state
-from ..sanitize import validate
-from ..router import TppcRouter
-from ..upstream import Upstream
-from ..masking import get_logger
+from tppc_router.config.schema import ProviderConfig, Settings
+from tppc_router.ops.logs import log_router_state
+from tppc_router.config.sanitize import validate
+from tppc_router.routing.router import TppcRouter
+from tppc_router.routing.upstream import Upstream
+from tppc_router.masking import get_logger
 
 __all__ = ["Runtime", "effective_settings"]
 

@@ -6,13 +6,13 @@ import re
 import time
 from typing import Any
 
-from tppc_router.breaker import BreakerRegistry
+from tppc_router.routing.breaker import BreakerRegistry
 from tppc_router.clock import Clock, monotonic
-from tppc_router.config import Settings
+from tppc_router.config.schema import Settings
 from tppc_router.masking import mask, mask_url
 
-from .fallback import FallbackStore
-from .shared_breaker import SharedBreakerRegistry
+from tppc_router.state.fallback import FallbackStore
+from tppc_router.state.shared_breaker import SharedBreakerRegistry
 
 __all__ = ["backend_info", "close_registry", "mask_redis_url", "registry_from_settings"]
 
@@ -59,7 +59,7 @@ def registry_from_settings(
     section = settings.router.state
     if section.backend != "redis":
         return BreakerRegistry(failure_threshold=failure_threshold, cooldown_s=cooldown_s, clock=clock)
-    from .redis_store import RedisStore
+    from tppc_router.state.redis_store import RedisStore
 
     where = mask_redis_url(section.url)
     remote = RedisStore.from_url(section.url, prefix=section.prefix, op_timeout=section.op_timeout)

@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from tppc_router.breaker import BreakerState, blocked, effective_state
+from tppc_router.routing.breaker import BreakerState, blocked, effective_state
 from tppc_router.clock import Clock
 from tppc_router.masking import get_logger, mask_text
 
-from .memory import MemoryStore
-from .store import BreakerKey, BreakerStore, Outcome
+from tppc_router.state.memory import MemoryStore
+from tppc_router.state.store import BreakerKey, BreakerStore, Outcome
 
 __all__ = ["FallbackStore", "RemoteStore"]
 

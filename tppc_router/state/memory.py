@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from tppc_router.breaker import BreakerData, effective_state, step_allow, step_block, step_failure, step_success
+from tppc_router.routing.breaker import BreakerData, effective_state, step_allow, step_block, step_failure, step_success
 
-from .store import BreakerKey, Outcome
+from tppc_router.state.store import BreakerKey, Outcome
 
 __all__ = ["MemoryStore"]
 

@@ -12,7 +12,7 @@ prompt. A hash expires a day after its last change (later if it is open longer).
 Why Lua and not an optimistic ``WATCH``/``MULTI`` around the Python step
 functions: a script is one round trip per operation whatever the contention
 (``WATCH`` needs three, and retries when two instances write the same breaker,
-which they do on every success). The script mirrors :mod:`tppc_router.breaker`
+which they do on every success). The script mirrors :mod:`tppc_router.routing.breaker`
 line by line; ``tests/state/test_redis_store.py`` checks it against the Python
 step functions on random operation sequences. Numbers travel as ``%.17g`` text,
 so deadlines round-trip exactly.
@@ -27,17 +27,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tppc_router.breaker import BreakerData, BreakerState
+from tppc_router.routing.breaker import BreakerData, BreakerState
 from tppc_router.errors import ConfigError
 from tppc_router.masking import mask_text
 
-from .store import BreakerKey, Outcome, StateUnavailableError
+from tppc_router.state.store import BreakerKey, Outcome, StateUnavailableError
 
 __all__ = ["INSTALL_HINT", "RedisStore", "import_redis"]
 
 INSTALL_HINT = "router.state.backend: 'redis' needs the redis package: pip install 'tppc-router[redis]'"
 
-# Mirrors tppc_router.breaker: effective_state, _open, step_allow, step_success, step_failure, step_block.
+# Mirrors tppc_router.routing.breaker: effective_state, _open, step_allow, step_success, step_failure, step_block.
 _SCRIPT = """
 local key, probe = KEYS[1], KEYS[2]
 local op, now, owner = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -191,7 +191,7 @@ class RedisStore:
                 protocol=2,  # RESP2: a shorter handshake on (re)connect, and no push messages
             )
         except ValueError as exc:
-            from .build import mask_redis_url
+            from tppc_router.state.build import mask_redis_url
 
             raise ConfigError([f"router.state.url: {mask_redis_url(url)!r} is not a Redis URL ({exc})"]) from None
         return cls(client, prefix=prefix)

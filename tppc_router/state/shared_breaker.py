@@ -1,6 +1,6 @@
 """A circuit breaker whose data lives in a store that several instances share.
 
-:class:`SharedCircuitBreaker` is a :class:`~tppc_router.breaker.CircuitBreaker`
+:class:`SharedCircuitBreaker` is a :class:`~tppc_router.routing.breaker.CircuitBreaker`
 (same methods, same listeners) whose every ``allow``/``record_*``/``block_until``
 is one atomic operation on a :class:`~tppc_router.state.store.BreakerStore`, so
 an instance sees what the others did on its very next request.
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tppc_router.breaker import (
+from tppc_router.routing.breaker import (
     DEFAULT_PROBE_TIMEOUT_S,
     BreakerListener,
     BreakerRegistry,
@@ -32,8 +32,8 @@ from tppc_router.breaker import (
 )
 from tppc_router.clock import Clock, monotonic
 
-from .fallback import FallbackStore
-from .store import BreakerKey, BreakerStore, Outcome
+from tppc_router.state.fallback import FallbackStore
+from tppc_router.state.store import BreakerKey, BreakerStore, Outcome
 
 __all__ = ["SharedBreakerRegistry", "SharedCircuitBreaker"]
 

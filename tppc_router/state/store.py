@@ -1,6 +1,6 @@
 """What a breaker store is: the five operations, their result, and the one error.
 
-A store keeps one :class:`~tppc_router.breaker.BreakerData` per
+A store keeps one :class:`~tppc_router.routing.breaker.BreakerData` per
 :class:`BreakerKey` and applies the breaker transitions to it atomically. Every
 ``now`` and deadline a store sees is *wall-clock* time (``time.time``): stores
 may be shared by processes whose monotonic clocks have nothing in common.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from tppc_router.breaker import BreakerData, BreakerState
+from tppc_router.routing.breaker import BreakerData, BreakerState
 from tppc_router.errors import TppcRouterError
 
 __all__ = ["BreakerKey", "BreakerStore", "Outcome", "StateUnavailableError"]
@@ -41,7 +41,7 @@ class Outcome:
 
 class BreakerStore(Protocol):
     """Atomic read-modify-write of breaker data, with the semantics of the pure
-    ``step_*`` functions of :mod:`tppc_router.breaker`."""
+    ``step_*`` functions of :mod:`tppc_router.routing.breaker`."""
 
     def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> Outcome: ...
 

@@ -6,7 +6,7 @@ lives in its own module and is listed in :data:`LAZY_COMMANDS` (``"name":
 importing it, and its module is imported only when the command runs. A command
 that needs litellm imports it inside its function, after
 ``os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")``
-(:func:`tppc_router._litellm.load_litellm` does both). Use :func:`config_option`
+(:func:`tppc_router.routing._litellm.load_litellm` does both). Use :func:`config_option`
 and :func:`resolve_config` for ``-c/--config``.
 
 A :class:`~tppc_router.errors.ConfigError` from any command prints its problems
@@ -27,22 +27,22 @@ from urllib.parse import urlsplit
 
 import click
 
-from .errors import ConfigError
-from .loader import config_path
+from tppc_router.errors import ConfigError
+from tppc_router.config.loader import config_path
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .config import Settings
+    from tppc_router.config.schema import Settings
 
 __all__ = ["LAZY_COMMANDS", "LAZY_HELP", "TppcGroup", "config_option", "main", "resolve_config"]
 
 # Commands implemented in other modules: name -> "module:attr". Extend both dicts together.
 LAZY_COMMANDS: dict[str, str] = {
-    "demo": "tppc_router.demo:demo",
-    "serve": "tppc_router.serve:serve",
+    "demo": "tppc_router.cli.demo:demo",
+    "serve": "tppc_router.cli.serve:serve",
     "simulate": "tppc_router.sim.command:simulate",
-    "status": "tppc_router.status:status",
+    "status": "tppc_router.cli.status:status",
 }
 LAZY_HELP: dict[str, str] = {
     "demo": "Show failover on simulated providers (no keys, no network).",
@@ -178,7 +178,7 @@ def _console() -> Console:
 
 
 def _load(config: Path | None) -> Settings:
-    from .loader import load_settings
+    from tppc_router.config.loader import load_settings
 
     return load_settings(resolve_config(config))
 
@@ -194,7 +194,7 @@ def _host(url: str) -> str:
 
 def _provider_rows(settings: Settings) -> list[tuple[str, ...]]:
     """priority, provider, enabled, source, host, masked key, key source: enabled ones by priority first."""
-    from .deployments import credential_chain
+    from tppc_router.config.deployments import credential_chain
 
     rows: list[tuple[str, ...]] = [
         (str(c.priority), c.provider, "yes", c.source, _host(c.base_url), c.api_key.masked, c.key_source)
@@ -233,7 +233,7 @@ def validate(config: Path | None) -> None:
 
 
 def _groups(settings: Settings) -> dict[str, Any]:
-    from .deployments import build_model_list
+    from tppc_router.config.deployments import build_model_list
 
     groups: dict[str, list[dict[str, Any]]] = {}
     pinned: list[dict[str, Any]] = []
@@ -282,7 +282,7 @@ def models(config: Path | None, as_json: bool) -> None:
 @click.option("--include-secrets", is_flag=True, help="Write literal keys as they are (references stay references).")
 def export(config: Path | None, fmt: str, include_secrets: bool) -> None:
     """Print a LiteLLM proxy config (model_list and router_settings) for this config."""
-    from .export import litellm_config
+    from tppc_router.config.export import litellm_config
 
     path = resolve_config(config)
     result = litellm_config(_load(path), include_secrets=include_secrets)
@@ -313,8 +313,8 @@ def _read(path: Path) -> str:
 @click.option("--write", is_flag=True, help="Rewrite the file (keeping <file>.bak) instead of printing a diff.")
 def migrate(config: Path | None, write: bool) -> None:
     """Turn the legacy packycode: block into the first tppc provider."""
-    from .atomic import atomic_write_text
-    from .migrate import equivalence_problems, migrate_text, redact, secret_literals, unified_diff
+    from tppc_router.configfile.atomic import atomic_write_text
+    from tppc_router.configfile.migrate import equivalence_problems, migrate_text, redact, secret_literals, unified_diff
 
     path = resolve_config(config)
     text = _read(path)

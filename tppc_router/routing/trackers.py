@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from .errors import ProviderError
-from .masking import mask_text
+from tppc_router.errors import ProviderError
+from tppc_router.masking import mask_text
 
 __all__ = [
     "ChatTracker",

@@ -37,17 +37,17 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .breaker import BreakerState
-from .clock import Clock, monotonic
-from .config import HealthCheckSection, Settings
-from .errors import ProviderError
-from .failover import FailureKind, classify, decide
-from .upstream import Upstream
-from .masking import get_logger
+from tppc_router.routing.breaker import BreakerState
+from tppc_router.clock import Clock, monotonic
+from tppc_router.config.schema import HealthCheckSection, Settings
+from tppc_router.errors import ProviderError
+from tppc_router.routing.failover import FailureKind, classify, decide
+from tppc_router.routing.upstream import Upstream
+from tppc_router.masking import get_logger
 
 if TYPE_CHECKING:
-    from .engine import Target
-    from .router import TppcRouter
+    from tppc_router.routing.engine import Target
+    from tppc_router.routing.router import TppcRouter
 
 __all__ = [
     "IDLE_RECHECK_S",
@@ -61,7 +61,7 @@ __all__ = [
     "stop_probes",
 ]
 
-logger = get_logger("tppc_router.probes")
+logger = get_logger("tppc_router.ops.probes")
 
 PROBE_BODY: dict[str, Any] = {
     "input": "ping",

@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 
-from .engine import Target
-from .trackers import SSEEvent, parse_sse_data
-from .masking import get_logger
+from tppc_router.routing.engine import Target
+from tppc_router.routing.trackers import SSEEvent, parse_sse_data
+from tppc_router.masking import get_logger
 
 __all__ = ["Upstream", "apply_defaults"]
 
-logger = get_logger("tppc_router.upstream")
+logger = get_logger("tppc_router.routing.upstream")
 
 
 def apply_defaults(body: Mapping[str, Any], target: Target, *, responses: bool) -> dict[str, Any]:

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Attempt
-from .masking import get_logger
+from tppc_router.errors import Attempt
+from tppc_router.masking import get_logger
 
 __all__ = ["CompositeObserver", "FailoverLog", "ProviderStats"]
 
-logger = get_logger("tppc_router.failover")
+logger = get_logger("tppc_router.routing.failover")
 
 
 class FailoverLog:

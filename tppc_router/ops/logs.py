@@ -10,16 +10,16 @@ headers, bearer tokens and ``api-key``/``token`` query parameters are masked by
 Logger names (see :data:`LOGGERS`)::
 
     tppc_router                  parent of every logger below
-    tppc_router.serve            what ``tppc-router serve`` serves, at start
+    tppc_router.cli.serve            what ``tppc-router serve`` serves, at start
     tppc_router.config           each credential resolution: which source won (masked)
     tppc_router.models           model registration: each group and its providers
-    tppc_router.breaker          provider state at start and on every change
-    tppc_router.failover         every failed attempt and every failover (from, to, why, how long)
-    tppc_router.probes           active health checks
-    tppc_router.upstream         the gateway's raw provider calls
+    tppc_router.routing.breaker          provider state at start and on every change
+    tppc_router.routing.failover         every failed attempt and every failover (from, to, why, how long)
+    tppc_router.ops.probes           active health checks
+    tppc_router.routing.upstream         the gateway's raw provider calls
     tppc_router.server           the gateway process, config applied
     tppc_router.management       every management write
-    tppc_router.watcher          hand edits of the config file, applied or refused
+    tppc_router.configfile.watcher          hand edits of the config file, applied or refused
     tppc_router.state            the shared (Redis) breaker state: lost, back
     LiteLLM, LiteLLM Router, LiteLLM Proxy     litellm
     uvicorn.error, uvicorn.access              the HTTP server
@@ -41,12 +41,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
-from .masking import MaskingFilter, get_logger, mask, mask_text
+from tppc_router.masking import MaskingFilter, get_logger, mask, mask_text
 
 if TYPE_CHECKING:
-    from .breaker import BreakerState, CircuitBreaker
-    from .config import Settings
-    from .router import TppcRouter
+    from tppc_router.routing.breaker import BreakerState, CircuitBreaker
+    from tppc_router.config.schema import Settings
+    from tppc_router.routing.router import TppcRouter
 
 __all__ = [
     "LITELLM_LOGGERS",
@@ -69,16 +69,16 @@ LogFormat = Literal["text", "json"]
 
 LOGGERS: Mapping[str, str] = {
     "tppc_router": "parent of every tppc-router logger",
-    "tppc_router.serve": "what tppc-router serve serves, at start",
+    "tppc_router.cli.serve": "what tppc-router serve serves, at start",
     "tppc_router.config": "each credential resolution: which source won (key masked)",
     "tppc_router.models": "model registration: each group and its providers in priority order",
-    "tppc_router.breaker": "provider state at start and on every breaker change",
-    "tppc_router.failover": "every failed attempt and every failover: from, to, why, how long",
-    "tppc_router.probes": "active health checks (router.health-check)",
-    "tppc_router.upstream": "the gateway's raw provider calls",
+    "tppc_router.routing.breaker": "provider state at start and on every breaker change",
+    "tppc_router.routing.failover": "every failed attempt and every failover: from, to, why, how long",
+    "tppc_router.ops.probes": "active health checks (router.health-check)",
+    "tppc_router.routing.upstream": "the gateway's raw provider calls",
     "tppc_router.server": "the gateway process; config applied",
     "tppc_router.management": "every management write",
-    "tppc_router.watcher": "hand edits of the config file, applied or refused",
+    "tppc_router.configfile.watcher": "hand edits of the config file, applied or refused",
     "tppc_router.state": "the shared (Redis) breaker state: lost, back",
     "tppc_router.sim": "the provider simulator",
 }
@@ -120,7 +120,7 @@ class MaskingRecordFilter(MaskingFilter):
 
 
 class TextFormatter(logging.Formatter):
-    """``2025-01-01 12:00:00,000 INFO tppc_router.failover: ...``, masked as a whole."""
+    """``2025-01-01 12:00:00,000 INFO tppc_router.routing.failover: ...``, masked as a whole."""
 
     def __init__(self, fmt: str = TEXT_FORMAT) -> None:
         super().__init__(fmt)
@@ -236,7 +236,7 @@ def route_litellm_through_root() -> None:
 
 config_log = get_logger("tppc_router.config")
 models_log = get_logger("tppc_router.models")
-breaker_log = get_logger("tppc_router.breaker")
+breaker_log = get_logger("tppc_router.routing.breaker")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,17 +12,17 @@ from urllib.parse import urlsplit
 
 import click
 
-from .cli import CONFIG_ERROR_EXIT, config_option, resolve_config
-from .config import Settings
-from .deployments import credential_chain
-from .errors import ConfigError
-from .loader import load_settings
-from .logs import attach, configure_logging, log_credentials
-from .masking import get_logger
+from tppc_router.cli.main import CONFIG_ERROR_EXIT, config_option, resolve_config
+from tppc_router.config.schema import Settings
+from tppc_router.config.deployments import credential_chain
+from tppc_router.errors import ConfigError
+from tppc_router.config.loader import load_settings
+from tppc_router.ops.logs import attach, configure_logging, log_credentials
+from tppc_router.masking import get_logger
 
 __all__ = ["serve", "startup_lines"]
 
-logger = get_logger("tppc_router.serve")
+logger = get_logger("tppc_router.cli.serve")
 KEEP_ALIVE_S = 120  # seconds an idle client connection is kept open
 
 MANAGEMENT_PATH = "/v0/management/tppc"
@@ -79,7 +79,7 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     """Run the OpenAI-compatible gateway (/v1) with failover across the configured providers."""
     import uvicorn
 
-    from .server.app import create_app
+    from tppc_router.server.app import create_app
 
     configure_logging(log_level.upper(), "json" if log_format == "json" else "text")
     path = resolve_config(config)

@@ -19,15 +19,15 @@ from collections import Counter
 
 from starlette.concurrency import run_in_threadpool
 
-from .config_store import ConfigStore, store_for, text_hash
-from .errors import ConfigError
-from .server.mgmt_auth import hash_secret_on_load
-from .server.runtime import Runtime
-from .masking import get_logger
+from tppc_router.configfile.store import ConfigStore, store_for, text_hash
+from tppc_router.errors import ConfigError
+from tppc_router.server.mgmt_auth import hash_secret_on_load
+from tppc_router.server.runtime import Runtime
+from tppc_router.masking import get_logger
 
 __all__ = ["POLL_INTERVAL", "RELOADS_KEY", "WATCH_INTERVAL_KEY", "ConfigWatcher", "start_watcher", "stop_watcher"]
 
-logger = get_logger("tppc_router.watcher")
+logger = get_logger("tppc_router.configfile.watcher")
 
 POLL_INTERVAL = 0.5
 RELOADS_KEY = "config_reloads"

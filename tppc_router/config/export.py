@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from .config import Settings
-from .deployments import Credential, build_model_list, credential_chain
+from tppc_router.config.schema import Settings
+from tppc_router.config.deployments import Credential, build_model_list, credential_chain
 
 __all__ = ["EnvVar", "LitellmExport", "env_var_name", "litellm_config", "router_settings"]
 

@@ -1,9 +1,9 @@
 """The config file as a store: read it, propose an edit, commit it atomically.
 
 :meth:`ConfigStore.propose` runs an edit (a :data:`Mutator`, such as the provider
-edits in :mod:`tppc_router.provider_edits`) on the round-trip document
-(:mod:`tppc_router.config_doc`) and validates the result with
-:mod:`tppc_router.loader` without writing anything; :meth:`ConfigStore.commit`
+edits in :mod:`tppc_router.configfile.edits`) on the round-trip document
+(:mod:`tppc_router.configfile.document`) and validates the result with
+:mod:`tppc_router.config.loader` without writing anything; :meth:`ConfigStore.commit`
 writes it (temp file + fsync + rename) and records its hash, so the watcher can
 tell our writes from hand edits. A store without a file keeps its document in memory.
 """
@@ -21,11 +21,11 @@ from typing import Any, Protocol
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from .atomic import atomic_write_text
-from .config import Settings
-from .config_doc import document_from_settings, dump_document, parse_document
-from .errors import ConfigError, ManagementError
-from .loader import load_settings
+from tppc_router.configfile.atomic import atomic_write_text
+from tppc_router.config.schema import Settings
+from tppc_router.configfile.document import document_from_settings, dump_document, parse_document
+from tppc_router.errors import ConfigError, ManagementError
+from tppc_router.config.loader import load_settings
 
 __all__ = [
     "STORE_KEY",

@@ -13,15 +13,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from .engine import Engine, Target, TargetAttempt
-from .errors import Attempt, ProviderError, StreamInterruptedError
-from .failover import FailureKind, classify
-from .trackers import StreamTracker
-from .masking import get_logger
+from tppc_router.routing.engine import Engine, Target, TargetAttempt
+from tppc_router.errors import Attempt, ProviderError, StreamInterruptedError
+from tppc_router.routing.failover import FailureKind, classify
+from tppc_router.routing.trackers import StreamTracker
+from tppc_router.masking import get_logger
 
 __all__ = ["FailoverStream", "open_stream"]
 
-logger = get_logger("tppc_router.failover")
+logger = get_logger("tppc_router.routing.failover")
 T = TypeVar("T")
 
 

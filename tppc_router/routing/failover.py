@@ -1,6 +1,6 @@
 """Which provider failure is retried, which fails over, and which goes back as is.
 
-:func:`~tppc_router.classify.classify` (re-exported here) turns any exception (litellm, openai SDK, httpx, our own
+:func:`~tppc_router.routing.classify.classify` (re-exported here) turns any exception (litellm, openai SDK, httpx, our own
 :class:`~tppc_router.errors.ProviderError`, ``TimeoutError``) into a
 :class:`Failure`. :func:`decide` applies the fault table to it under a
 :class:`RouterPolicy`; :func:`apply_decision` feeds the result to a breaker, and
@@ -34,8 +34,8 @@ from typing import Any
 
 import tenacity
 
-from tppc_router.breaker import CircuitBreaker
-from tppc_router.classify import Failure, FailureKind, classify, parse_retry_after, retry_after_from
+from tppc_router.routing.breaker import CircuitBreaker
+from tppc_router.routing.classify import Failure, FailureKind, classify, parse_retry_after, retry_after_from
 
 __all__ = [
     "Decision",

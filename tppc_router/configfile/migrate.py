@@ -24,12 +24,12 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from .config import DEFAULT_REASONING_EFFORT, PackycodeConfig, TppcSection, kebab
-from .deployments import credential_chain
-from .errors import ConfigError
-from .loader import load_settings, parse_yaml
-from .masking import mask
-from .sanitize import resolve_key
+from tppc_router.config.schema import DEFAULT_REASONING_EFFORT, PackycodeConfig, TppcSection, kebab
+from tppc_router.config.deployments import credential_chain
+from tppc_router.errors import ConfigError
+from tppc_router.config.loader import load_settings, parse_yaml
+from tppc_router.masking import mask
+from tppc_router.config.sanitize import resolve_key
 
 __all__ = [
     "LEGACY_NAME",

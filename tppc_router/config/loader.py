@@ -20,10 +20,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsError
 
-from .config import Settings, kebab
-from .errors import ConfigError
-from .masking import mask_text
-from .sanitize import sanitize, validate
+from tppc_router.config.schema import Settings, kebab
+from tppc_router.errors import ConfigError
+from tppc_router.masking import mask_text
+from tppc_router.config.sanitize import sanitize, validate
 
 __all__ = ["config_path", "load_settings", "parse_yaml", "settings_from_data"]
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from .config import PackycodeConfig, ProviderConfig, ServerSection, Settings
-from .secret import Secret
+from tppc_router.config.schema import PackycodeConfig, ProviderConfig, ServerSection, Settings
+from tppc_router.secret import Secret
 
 __all__ = ["is_http_url", "resolve_key", "sanitize", "validate"]
 

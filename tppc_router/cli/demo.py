@@ -17,9 +17,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .errors import StreamInterruptedError, TppcRouterError
-from .loader import load_settings
-from .sim import Fault, ProviderSimulator
+from tppc_router.errors import StreamInterruptedError, TppcRouterError
+from tppc_router.config.loader import load_settings
+from tppc_router.sim import Fault, ProviderSimulator
 
 __all__ = ["demo", "run_demo"]
 
@@ -95,8 +95,8 @@ def run_demo(console: Console, *, on_step: Callable[[int], None] | None = None) 
     import logging
     import warnings
 
-    from .failover import set_testing
-    from .router import TppcRouter
+    from tppc_router.routing.failover import set_testing
+    from tppc_router.routing.router import TppcRouter
 
     set_testing(False)
     warnings.filterwarnings("ignore", category=UserWarning)  # litellm's pydantic serializer chatter

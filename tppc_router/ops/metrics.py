@@ -43,15 +43,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from .clock import Clock, monotonic
-from .errors import Attempt
-from .logs import credential_resolutions
-from .masking import mask_text
+from tppc_router.clock import Clock, monotonic
+from tppc_router.errors import Attempt
+from tppc_router.ops.logs import credential_resolutions
+from tppc_router.masking import mask_text
 
 if TYPE_CHECKING:
-    from .breaker import BreakerState, CircuitBreaker
-    from .config import Settings
-    from .router import TppcRouter
+    from tppc_router.routing.breaker import BreakerState, CircuitBreaker
+    from tppc_router.config.schema import Settings
+    from tppc_router.routing.router import TppcRouter
 
 __all__ = ["BREAKER_STATE_VALUES", "PROVIDER_STATES", "Metrics"]
 
@@ -175,7 +175,7 @@ class Metrics:
         self.management_writes.labels(_label(outcome)).inc()
 
     def record_probe(self, result: _ProbeResult) -> None:
-        """One active health-check probe (a :class:`tppc_router.probes.ProbeResult`)."""
+        """One active health-check probe (a :class:`tppc_router.ops.probes.ProbeResult`)."""
         self.probes.labels(_label(result.provider), _label(result.outcome)).inc()
 
     def set_state_backend_reachable(self, reachable: bool | None) -> None:

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .config import DEFAULT_REASONING_EFFORT, Settings
-from .errors import ConfigError
-from .secret import Secret
+from tppc_router.config.schema import DEFAULT_REASONING_EFFORT, Settings
+from tppc_router.errors import ConfigError
+from tppc_router.secret import Secret
 
 __all__ = [
     "HARD_DEFAULTS",

@@ -4,7 +4,7 @@ ruamel.yaml's round-trip mode keeps comments, key order, quoting, indentation an
 ``os.environ/NAME`` / ``${NAME}`` key references; :func:`parse_document` and
 :func:`dump_document` add the file's own indentation, and an empty or comment-only
 file. The helpers here are the field-level edits the provider edits
-(:mod:`tppc_router.provider_edits`) are built from: find a key however the file
+(:mod:`tppc_router.configfile.edits`) are built from: find a key however the file
 spells it, set or delete it keeping its quoting and the comment lines after it,
 and quote a string the loader would otherwise read as something else.
 """
@@ -26,8 +26,8 @@ from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from .config import Settings
-from .errors import ManagementError
+from tppc_router.config.schema import Settings
+from tppc_router.errors import ManagementError
 
 __all__ = [
     "delete_field",

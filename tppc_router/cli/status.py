@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import click
 import httpx
 
-from .masking import mask, mask_text, mask_url
+from tppc_router.masking import mask, mask_text, mask_url
 
 __all__ = ["DEFAULT_URL", "fetch_status", "status"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .config import Settings
-from .failover import RouterPolicy
+from tppc_router.config.schema import Settings
+from tppc_router.routing.failover import RouterPolicy
 
 __all__ = ["policy_from_settings"]
 

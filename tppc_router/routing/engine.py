@@ -3,7 +3,7 @@
 It knows nothing of litellm or HTTP. The router and the gateway hand it the
 targets (one per provider for the requested model) and an ``attempt`` function;
 the engine applies the breaker, the same-provider retry (tenacity), the
-failover rules of :mod:`tppc_router.failover`, and records every attempt.
+failover rules of :mod:`tppc_router.routing.failover`, and records every attempt.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from typing import Protocol, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
-from .breaker import BreakerRegistry
-from .clock import Clock, monotonic
-from .errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt
-from .failover import Decision, Failure, FailureKind, RouterPolicy, apply_decision, classify, decide, is_testing
-from .secret import Secret
-from .masking import get_logger
+from tppc_router.routing.breaker import BreakerRegistry
+from tppc_router.clock import Clock, monotonic
+from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt
+from tppc_router.routing.failover import Decision, Failure, FailureKind, RouterPolicy, apply_decision, classify, decide, is_testing
+from tppc_router.secret import Secret
+from tppc_router.masking import get_logger
 
 __all__ = ["Engine", "EngineObserver", "Target", "TargetAttempt"]
 
-logger = get_logger("tppc_router.failover")
+logger = get_logger("tppc_router.routing.failover")
 T = TypeVar("T")
 
 _MAX_PASSES = 3

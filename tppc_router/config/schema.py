@@ -4,7 +4,7 @@
 Field names are snake_case in Python and kebab-case in YAML (``base-url``); the
 loader folds YAML keys to snake_case before validation, and dumps use kebab-case.
 Types are checked here; the cross-field rules (unique names, URLs, keys of
-enabled providers) live in :mod:`tppc_router.sanitize`, which reports every
+enabled providers) live in :mod:`tppc_router.config.sanitize`, which reports every
 problem at once.
 """
 
@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .secret import Secret
+from tppc_router.secret import Secret
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -151,7 +151,7 @@ class RemoteManagementSection(_Section):
 class Settings(BaseSettings):
     """The whole config. Sources, highest first: init args > ``TPPC_*`` env > YAML > defaults.
 
-    Build it with :func:`tppc_router.loader.load_settings`, which also sanitizes and
+    Build it with :func:`tppc_router.config.loader.load_settings`, which also sanitizes and
     validates; constructing ``Settings`` directly only checks types.
     """
 

@@ -15,21 +15,21 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._litellm import load_litellm
-from .affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
-from .breaker import BreakerRegistry
-from .clock import Clock, monotonic
-from .config import Settings
-from .deployments import Credential, build_model_list, credential_chain, pinned_group
-from .engine import Engine, Target, TargetAttempt
-from .errors import Attempt
-from .failover import FailureKind, classify
-from .observe import CompositeObserver, FailoverLog, ProviderStats
-from .policy import policy_from_settings
-from .portal import Portal, SyncStream
-from .state import backend_info, close_registry, registry_from_settings
-from .stream import FailoverStream, open_stream
-from .trackers import ChatTracker, ResponsesTracker, event_view
+from tppc_router.routing._litellm import load_litellm
+from tppc_router.routing.affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
+from tppc_router.routing.breaker import BreakerRegistry
+from tppc_router.clock import Clock, monotonic
+from tppc_router.config.schema import Settings
+from tppc_router.config.deployments import Credential, build_model_list, credential_chain, pinned_group
+from tppc_router.routing.engine import Engine, Target, TargetAttempt
+from tppc_router.errors import Attempt
+from tppc_router.routing.failover import FailureKind, classify
+from tppc_router.routing.observe import CompositeObserver, FailoverLog, ProviderStats
+from tppc_router.routing.policy import policy_from_settings
+from tppc_router.routing.portal import Portal, SyncStream
+from tppc_router.state import backend_info, close_registry, registry_from_settings
+from tppc_router.routing.stream import FailoverStream, open_stream
+from tppc_router.routing.trackers import ChatTracker, ResponsesTracker, event_view
 
 __all__ = ["TppcRouter"]
 
@@ -99,7 +99,7 @@ class TppcRouter:
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> TppcRouter:
         """Load, sanitize and validate ``path`` (see :func:`load_settings`), then build."""
-        from .loader import load_settings
+        from tppc_router.config.loader import load_settings
 
         return cls(load_settings(path), **kwargs)
 

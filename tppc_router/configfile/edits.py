@@ -1,8 +1,8 @@
 """The provider edits: small functions that change ``tppc.providers`` in the config document.
 
-Each takes the round-trip document (:func:`tppc_router.config_doc.parse_document`),
+Each takes the round-trip document (:func:`tppc_router.configfile.document.parse_document`),
 edits it in place and returns the paths it changed; :meth:`ConfigStore.propose
-<tppc_router.config_store.ConfigStore.propose>` runs one and validates the result.
+<tppc_router.configfile.store.ConfigStore.propose>` runs one and validates the result.
 Only the entries and fields a request touches change, so comments, quoting and
 key references elsewhere survive. A masked key (as GET shows it) or the stored key
 sent back keeps the stored key. Refusals raise :class:`ManagementError` with the
@@ -17,7 +17,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from .config_doc import (
+from tppc_router.configfile.document import (
     delete_field,
     ensure_section,
     get_field,
@@ -28,9 +28,9 @@ from .config_doc import (
     set_field,
     take_tail,
 )
-from .errors import ManagementError
-from .masking import FULLY_HIDDEN, mask, mask_url
-from .sanitize import resolve_key
+from tppc_router.errors import ManagementError
+from tppc_router.masking import FULLY_HIDDEN, mask, mask_url
+from tppc_router.config.sanitize import resolve_key
 
 __all__ = [
     "PROVIDER_FIELDS",
