@@ -1,4 +1,4 @@
-"""Write docs/cli.md from the CLI's own --help (tests/test_cli_reference.py checks it has not drifted).
+"""Write docs/cli.md from the CLI's own --help (tests/cli/test_cli_reference.py checks it has not drifted).
 
     .venv/bin/python scripts/cli_reference.py
 """

@@ -20,7 +20,7 @@ from tppc_router.config.deployments import credential_chain
 from tppc_router.config.loader import load_settings
 
 WriteConfig = Callable[..., Path]
-EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
 CONFIG = f"""
 # providers, best first

@@ -20,7 +20,7 @@ from tppc_router.server import create_app
 from tppc_router.sim import ProviderSimulator
 from tppc_router.cli.status import status
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "server"))  # as tests/acceptance/conftest.py does
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # as tests/acceptance/conftest.py does
 
 from gateway_live import LiveServer, free_port, gateway_settings, running
 

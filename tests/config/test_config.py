@@ -29,7 +29,7 @@ from tppc_router.config import (
 from tppc_router.errors import ConfigError
 from tppc_router.config.loader import load_settings
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
 
 def test_defaults_of_every_section() -> None:
