@@ -10,7 +10,7 @@ from canaries import CANARY_BACKUP, CANARY_LEGACY, CANARY_PRIMARY, assert_no_can
 
 from tppc_router.routing._litellm import load_litellm
 from tppc_router.config import Settings
-from tppc_router.config.export import EnvVar, env_var_name, litellm_config, router_settings
+from tppc_router.config.export import EnvVar, env_var_name, litellm_config, litellm_proxy_config, router_settings
 from tppc_router.config.loader import settings_from_data
 
 ENV = {"BACKUP_API_KEY": CANARY_BACKUP}
@@ -98,14 +98,9 @@ def test_yaml_has_model_list_and_router_settings() -> None:
     assert text.startswith("# exported\n# by a test\n")
     data = yaml.safe_load(text)
     assert list(data) == ["model_list", "router_settings"]
-    assert data["router_settings"] == {
-        "routing_strategy": "simple-shuffle",
-        "enable_pre_call_checks": False,
-        "num_retries": 2,
-        "timeout": 600.0,
-        "allowed_fails": 3,
-        "cooldown_time": 45.0,
-    }
+    assert data["router_settings"]["num_retries"] == 5  # 2 providers x (1 + 2 same-provider retries) - 1
+    assert data["router_settings"]["cooldown_time"] == 45.0
+    assert data["router_settings"]["stream_timeout"] == 10.0
     assert data["router_settings"] == router_settings(settings())
 
 
@@ -138,3 +133,60 @@ def test_litellm_router_accepts_the_export(monkeypatch: pytest.MonkeyPatch) -> N
         ("primary-eu", 2),
         ("backup", 3),
     ]
+
+
+def test_fault_table_maps_to_retry_and_allowed_fails_policies() -> None:
+    """429/401/404/timeouts fail over once per other provider and bench at once; 5xx retries first; 400 never."""
+    config = litellm_config(settings()).config
+    rs = config["router_settings"]
+    assert rs["retry_policy"] == {
+        "BadRequestErrorRetries": 0,
+        "ContentPolicyViolationErrorRetries": 0,
+        "AuthenticationErrorRetries": 1,
+        "NotFoundErrorRetries": 1,
+        "RateLimitErrorRetries": 1,
+        "TimeoutErrorRetries": 1,
+        "InternalServerErrorRetries": 5,
+    }
+    fails = rs["allowed_fails_policy"]
+    assert fails["RateLimitErrorAllowedFails"] == fails["AuthenticationErrorAllowedFails"] == 0
+    assert fails["InternalServerErrorAllowedFails"] == 2
+    assert fails["BadRequestErrorAllowedFails"] >= 1000
+    pinned = rs["model_group_retry_policy"]["backup/gpt-5"]
+    assert pinned["RateLimitErrorRetries"] == 0 and pinned["InternalServerErrorRetries"] == 2
+    assert {d["litellm_params"]["stream_timeout"] for d in config["model_list"]} == {10.0}
+    assert rs == router_settings(settings())
+
+
+def test_proxy_export_routes_every_group_through_the_gateway() -> None:
+    """litellm-proxy: one openai/<group> deployment per group at the gateway, master key from the env only."""
+    s = settings_from_data(
+        {
+            "tppc": {"providers": [{"name": "primary", "base-url": "https://p.example/v1", "api-key": CANARY_PRIMARY}]},
+            "server": {"host": "0.0.0.0", "port": 9123, "api-keys": [CANARY_BACKUP]},
+        },
+        env={},
+    )
+    result = litellm_proxy_config(s)
+    text = result.to_yaml()
+    assert_no_canary(text, result.config)
+    data = yaml.safe_load(text)
+    assert data["general_settings"] == {"master_key": "os.environ/LITELLM_MASTER_KEY"}
+    assert [(d["model_name"], d["litellm_params"]["model"], d["litellm_params"]["api_base"]) for d in data["model_list"]] == [
+        ("gpt-5", "openai/gpt-5", "http://127.0.0.1:9123/v1"),
+        ("primary/gpt-5", "openai/primary/gpt-5", "http://127.0.0.1:9123/v1"),
+    ]
+    assert {d["litellm_params"]["api_key"] for d in data["model_list"]} == {"os.environ/TPPC_GATEWAY_API_KEY"}
+    assert data["router_settings"]["num_retries"] == 0 and data["router_settings"]["disable_cooldowns"] is True
+    assert result.env_vars == (EnvVar("TPPC_GATEWAY_API_KEY", "tppc-gateway"),)
+
+
+def test_litellm_router_accepts_the_proxy_export(monkeypatch: pytest.MonkeyPatch) -> None:
+    """litellm.Router builds from the litellm-proxy export's model_list and router_settings."""
+    data = yaml.safe_load(litellm_proxy_config(settings()).to_yaml())
+    router = load_litellm().Router(model_list=data["model_list"], **data["router_settings"])
+    registry = getattr(router, "registry", None)
+    deployments = registry().deployments() if callable(registry) else router.get_model_list()
+    assert {d["model_name"] for d in deployments} == {
+        "gpt-5", "gpt-5-codex", "primary-eu/gpt-5", "primary-eu/gpt-5-codex", "backup/gpt-5", "backup/gpt-5-codex"
+    }

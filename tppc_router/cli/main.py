@@ -277,21 +277,39 @@ def models(config: Path | None, as_json: bool) -> None:
 @main.command()
 @config_file_argument
 @click.option(
-    "--format", "fmt", type=click.Choice(["litellm"]), default="litellm", show_default=True, help="Output format."
+    "--format",
+    "fmt",
+    type=click.Choice(["litellm", "litellm-proxy"]),
+    default="litellm",
+    show_default=True,
+    help="litellm: plain deployments LiteLLM routes itself; litellm-proxy: a complete proxy config whose tppc "
+    "groups go through `tppc-router serve` (docs/litellm-proxy.md).",
 )
 @click.option("--include-secrets", is_flag=True, help="Write literal keys as they are (references stay references).")
 def export(config: Path | None, fmt: str, include_secrets: bool) -> None:
-    """Print a LiteLLM proxy config (model_list and router_settings) for this config."""
-    from tppc_router.config.export import litellm_config
+    """Print a LiteLLM proxy config for this config."""
+    from tppc_router.config.export import litellm_config, litellm_proxy_config
 
     path = resolve_config(config)
-    result = litellm_config(_load(path), include_secrets=include_secrets)
-    click.echo(result.to_yaml(f"LiteLLM proxy config exported by tppc-router from {path}"), nl=False)
-    if result.env_vars:
+    settings = _load(path)
+    if fmt == "litellm-proxy":
+        result = litellm_proxy_config(settings)
+        header = (f"LiteLLM proxy config exported by tppc-router from {path}\n"
+                  f"Run beside it: tppc-router serve -c {path}\n"
+                  "Then: LITELLM_MASTER_KEY=sk-... litellm --config THIS_FILE")
+    else:
+        result = litellm_config(settings, include_secrets=include_secrets)
+        header = f"LiteLLM proxy config exported by tppc-router from {path}"
+    click.echo(result.to_yaml(header), nl=False)
+    if fmt == "litellm-proxy":
+        click.echo("note: the proxy's master key is read from LITELLM_MASTER_KEY", err=True)
+        for var in result.env_vars:
+            click.echo(f"note: set {var.name} for the proxy to one of the gateway's server.api-keys", err=True)
+    elif result.env_vars:
         click.echo("note: literal keys were replaced by environment references; set these variables:", err=True)
         for var in result.env_vars:
             click.echo(f"  {var.name}  (key of provider {var.provider})", err=True)
-    if include_secrets:
+    if include_secrets and fmt == "litellm":
         click.echo("note: the output contains keys; keep it private", err=True)
 
 
