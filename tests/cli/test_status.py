@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -119,3 +120,43 @@ def test_status_does_not_import_litellm() -> None:
     """Importing the status command never imports litellm."""
     code = "import sys, tppc_router.cli.status; sys.exit('litellm' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_status_reads_host_and_port_from_the_config(server: LiveServer, write_config: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --url, ``status -c FILE`` (or TPPC_CONFIG) asks the server at the file's server.host/port."""
+    path = write_config(f"""
+        server:
+          host: 0.0.0.0
+          port: {server.port}
+        tppc:
+          providers:
+            - name: primary
+              api-key: os.environ/NOT_SET_ON_THIS_HOST
+    """)
+    result = CliRunner().invoke(status, ["-c", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["url"] == f"http://127.0.0.1:{server.port}"
+    monkeypatch.setenv("TPPC_CONFIG", str(path))
+    from_env = CliRunner().invoke(status, ["--json"])
+    assert from_env.exit_code == 0, from_env.output
+    assert json.loads(from_env.output)["ready"] is True
+
+
+def test_status_with_a_missing_config_file_exits_2(tmp_path: Path) -> None:
+    """``status -c`` naming a file that does not exist says so and exits 2."""
+    result = CliRunner().invoke(status, ["-c", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_status_dash_c_through_the_real_cli_does_not_import_litellm(server: LiveServer, tmp_path: Path) -> None:
+    """``tppc-router status -c FILE`` as a process: reaches the configured port, never imports litellm."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"server:\n  port: {server.port}\n", encoding="utf-8")
+    code = ("import sys\nfrom tppc_router.cli import main\ntry:\n    main(['status', '-c', sys.argv[1], '--json'])\n"
+            "except SystemExit as e:\n    assert 'litellm' not in sys.modules, 'litellm imported'\n    raise\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=False,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["url"] == f"http://127.0.0.1:{server.port}"

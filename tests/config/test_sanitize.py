@@ -86,7 +86,7 @@ def test_disabled_provider_may_be_incomplete() -> None:
     settings = load(
         provider(CANARY_PRIMARY.replace("sk-", "p-")),
         {"enabled": False},
-        {"enabled": False, "name": "spare", "api-key": "os.environ/UNSET_KEY", "base-url": "not a url"},
+        {"enabled": False, "name": "spare", "api-key": "os.environ/UNSET_KEY"},
     )
     assert [p.enabled for p in settings.tppc.providers] == [True, False, False]
     assert settings.tppc.providers[2].api_key is None
@@ -125,9 +125,19 @@ def test_duplicate_names_are_case_insensitive() -> None:
     ]
 
 
-def test_disabled_duplicate_is_no_problem() -> None:
-    """A disabled provider may share a name with an enabled one."""
-    load(provider("primary"), provider("PRIMARY", enabled=False))
+def test_disabled_duplicate_is_refused() -> None:
+    """A disabled provider may not share a name (case-insensitive) with another one either."""
+    assert problems(provider("primary"), provider("PRIMARY", enabled=False)) == [
+        "tppc.providers[1].name: duplicate name (case-insensitive), already used by tppc.providers[0]"
+        ' (provider "PRIMARY")'
+    ]
+
+
+def test_disabled_provider_base_url_must_still_be_a_url() -> None:
+    """A disabled provider may leave base-url out, but one it gives must be an http(s) URL."""
+    assert problems(provider(), {"enabled": False, "name": "spare", "base-url": "ftp://x"}) == [
+        "tppc.providers[1].base-url: must be an http(s) URL with a host, even while disabled (provider \"spare\")"
+    ]
 
 
 def test_models_must_be_names_without_slash() -> None:

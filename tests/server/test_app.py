@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from canaries import CANARY_LEGACY
-from gateway_live import CANARY_PRIMARY, StartServer, gateway_settings, running
+from gateway_live import CANARY_BACKUP, CANARY_PRIMARY, StartServer, gateway_settings, running
 
 from tppc_router.config.loader import settings_from_data
 from tppc_router.routing.router import TppcRouter
@@ -60,30 +60,19 @@ def test_no_tppc_keeps_only_packycode_serving(live_server: StartServer, primary:
     assert [p.enabled for p in live.runtime.file_settings.tppc.providers] == [True, True]
 
 
-def test_tppc_forces_disabled_providers_on(live_server: StartServer, primary: ProviderSimulator,
-                                           backup: ProviderSimulator) -> None:
-    """``--tppc`` serves a provider the file disables."""
-    entries = [{"name": "primary", "base-url": primary.url, "api-key": CANARY_PRIMARY, "enabled": False}]
-    settings = settings_from_data({"tppc": {"providers": entries}}, env={})
-    live = live_server(settings, tppc_override=True)
-    assert httpx.post(live.base_url + "/responses", json=BODY).headers["x-tppc-provider"] == "primary"
-
-
-def test_tppc_keeps_providers_that_cannot_serve_off(live_server: StartServer, primary: ProviderSimulator,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
-    """``--tppc`` leaves a disabled provider off when it cannot serve (no key, a duplicate name), and says why."""
-    caplog.set_level("WARNING", logger="tppc_router")
+def test_tppc_never_serves_a_disabled_provider(live_server: StartServer, primary: ProviderSimulator,
+                                               backup: ProviderSimulator) -> None:
+    """``--tppc`` serves the enabled tppc providers only: a provider the file disables takes no traffic."""
     entries = [
-        {"name": "primary", "base-url": primary.url, "api-key": CANARY_PRIMARY},
-        {"name": "half-done", "base-url": primary.url, "enabled": False},
-        {"name": "PRIMARY", "base-url": primary.url, "api-key": CANARY_PRIMARY, "enabled": False},
+        {"name": "primary", "base-url": primary.url, "api-key": CANARY_PRIMARY, "enabled": False},
+        {"name": "backup", "base-url": backup.url, "api-key": CANARY_BACKUP},
     ]
     settings = settings_from_data({"tppc": {"providers": entries}}, env={})
     live = live_server(settings, tppc_override=True)
+    assert httpx.post(live.base_url + "/responses", json=BODY).headers["x-tppc-provider"] == "backup"
     states = {row["name"]: row["enabled"] for row in live.runtime.router.provider_states()}
-    assert states == {"primary": True, "half-done": False, "PRIMARY": False}
-    messages = " ".join(r.getMessage() for r in caplog.records)
-    assert "half-done stays off" in messages and "PRIMARY stays off" in messages
+    assert states == {"primary": False, "backup": True}
+    assert primary.requests == []
 
 
 def test_health_and_metrics_are_mounted(live_server: StartServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -113,5 +114,68 @@ def test_serve_no_tppc_runs_with_only_packycode(tmp_path: Path, primary: Provide
         in messages
     assert any(m.startswith("provider primary: disabled") for m in messages)
     assert "models: gpt-5, packycode/gpt-5" in messages
+    assert primary.requests == []
+    assert_no_canary("".join(log), where="serve's log")
+
+
+def _run_serve(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", "from tppc_router.cli import main; main()", "serve", "-c", str(config), *args]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_serve_on_a_port_in_use_exits_2_naming_the_port(tmp_path: Path) -> None:
+    """``serve`` on a port another program listens on exits 2 with a message naming the port and --port."""
+    config = tmp_path / "config.yaml"
+    config.write_text("tppc:\n  providers: []\n", encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run_serve(config, "--port", str(port))
+    assert done.returncode == 2, done.stderr
+    assert f"error: port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert "--port" in done.stderr and "server.port" in done.stderr
+
+
+def test_serve_no_tppc_starts_when_the_tppc_section_is_broken(tmp_path: Path, primary: ProviderSimulator,
+                                                            assert_no_canary: Callable[..., None]) -> None:
+    """The rollback switch starts precisely when the tppc section is broken: its problems become masked
+    warnings and packycode serves; without --no-tppc the same file exits 2."""
+    with ProviderSimulator("packycode", api_key=CANARY_LEGACY) as legacy:
+        config = tmp_path / "config.yaml"
+        config.write_text(json.dumps({
+            "tppc": {"providers": [
+                {"name": "primary", "base-url": primary.url, "api-key": "os.environ/TPPC_TEST_UNSET_KEY"},
+                {"name": "PRIMARY", "base-url": "not a url", "api-key": CANARY_PRIMARY},
+            ]},
+            "packycode": {"enabled": True, "base-url": legacy.url, "credentials": {"openai-api-key": CANARY_LEGACY}},
+        }), encoding="utf-8")
+        refused = _run_serve(config, "--port", str(free_port()))
+        assert refused.returncode == 2
+        assert "TPPC_TEST_UNSET_KEY is not set" in refused.stderr
+        port = free_port()
+        command = [sys.executable, "-c", "from tppc_router.cli import main; main()", "serve", "-c", str(config),
+                   "--port", str(port), "--no-tppc", "--log-format", "json"]
+        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+        seen: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=_lines, args=(process.stderr, seen), daemon=True).start()
+        log: list[str] = []
+        try:
+            while not any("Application startup complete" in line for line in log):
+                log.append(seen.get(timeout=60))
+            response = httpx.post(f"http://127.0.0.1:{port}/v1/responses", json={"model": "gpt-5", "input": "hi"})
+            assert response.status_code == 200
+            assert response.headers["x-tppc-provider"] == "packycode"
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+        while not seen.empty():
+            log.append(seen.get())
+    records = [json.loads(line) for line in log if line.startswith("{")]
+    warnings = [r["message"] for r in records if r.get("level") in ("WARNING", "warning")]
+    assert any("TPPC_TEST_UNSET_KEY is not set" in w for w in warnings), warnings
+    assert any("tppc.providers[1].base-url" in w for w in warnings), warnings
     assert primary.requests == []
     assert_no_canary("".join(log), where="serve's log")

@@ -5,7 +5,9 @@ Exit status 2 when the config is invalid (each problem on its own line on stderr
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,11 +18,11 @@ from tppc_router.cli.main import CONFIG_ERROR_EXIT, config_option, resolve_confi
 from tppc_router.config.schema import Settings
 from tppc_router.config.deployments import credential_chain
 from tppc_router.errors import ConfigError
-from tppc_router.config.loader import load_settings
+from tppc_router.config.loader import load_settings, parse_yaml, settings_from_data
 from tppc_router.ops.logs import attach, configure_logging, log_credentials
 from tppc_router.masking import get_logger
 
-__all__ = ["serve", "startup_lines"]
+__all__ = ["PORT_IN_USE_EXIT", "bind", "load_for_serving", "serve", "startup_lines"]
 
 logger = get_logger("tppc_router.cli.serve")
 KEEP_ALIVE_S = 120  # seconds an idle client connection is kept open
@@ -28,6 +30,49 @@ KEEP_ALIVE_S = 120  # seconds an idle client connection is kept open
 MANAGEMENT_PATH = "/v0/management/tppc"
 MANAGEMENT_KEY_ENV = "TPPC_MANAGEMENT_KEY"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+PORT_IN_USE_EXIT = 2
+
+
+def load_for_serving(path: Path, tppc: bool | None) -> tuple[Settings, list[str]]:
+    """The settings to serve, and the problems set aside.
+
+    With ``--no-tppc`` (``tppc`` False) the tppc section is not validated: when it is the only
+    part with problems, the rest of the file is served without it (the rollback switch must
+    start precisely when the tppc section is broken) and its problems are returned as
+    warnings. Any other problem raises :class:`ConfigError` as usual.
+    """
+    try:
+        return load_settings(path), []
+    except ConfigError as exc:
+        tppc_only = [p for p in exc.problems if p.startswith(("tppc.", "tppc:"))]
+        if tppc is not False or not tppc_only or len(tppc_only) != len(exc.problems):
+            raise
+        data = dict(parse_yaml(path.read_text(encoding="utf-8"), str(path)))
+        data.pop("tppc", None)
+        return settings_from_data(data, source=str(path)), tppc_only
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on ``host:port``; exits 2 naming the port when it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        shown = f"[{host}]" if ":" in host else host
+        if exc.errno == errno.EADDRINUSE:
+            reason = "is already in use (another tppc-router or program listens there)"
+        elif exc.errno == errno.EACCES:
+            reason = "needs privileges this user does not have"
+        else:
+            reason = f"cannot be bound ({exc.strerror or exc})"
+        click.echo(f"error: port {port} on {shown} {reason}; choose another port with --port "
+                   "or server.port in the config", err=True)
+        sys.exit(PORT_IN_USE_EXIT)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _host(url: str) -> str:
@@ -70,7 +115,8 @@ def startup_lines(settings: Settings, host: str, port: int, *, env: dict[str, st
 @click.option("--host", default=None, help="Address to bind. Default: server.host (127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port. Default: server.port (8317).")
 @click.option("--tppc/--no-tppc", "tppc", default=None,
-              help="Force every tppc provider on, or off (the rollback switch: packycode keeps serving). "
+              help="--no-tppc: serve no tppc provider and do not check the tppc section (the rollback switch: "
+                   "packycode keeps serving). --tppc: serve the enabled tppc providers (never a disabled one). "
                    "Default: as in the file.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info", show_default=True)
 @click.option("--log-format", type=click.Choice(("text", "json")), default="text", show_default=True)
@@ -84,16 +130,20 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     configure_logging(log_level.upper(), "json" if log_format == "json" else "text")
     path = resolve_config(config)
     try:
-        settings = load_settings(path)
+        settings, set_aside = load_for_serving(path, tppc)
     except ConfigError as exc:
         click.echo(f"error: invalid config ({exc.source or path}):", err=True)
         for problem in exc.problems:
             click.echo(problem, err=True)
         sys.exit(CONFIG_ERROR_EXIT)
-    app = create_app(settings, config_path=path, tppc_override=tppc)
-    runtime = app.state.runtime
     host = host or settings.server.host
     port = settings.server.port if port is None else port
+    sock = bind(host, port)  # before anything else starts: a port in use is a clear exit 2
+    port = sock.getsockname()[1]
+    for problem in set_aside:
+        logger.warning("--no-tppc: the tppc section is not served and not checked: %s", problem)
+    app = create_app(settings, config_path=path, tppc_override=tppc)
+    runtime = app.state.runtime
     log_credentials(runtime.settings)
     for line in startup_lines(runtime.settings, host, port):
         logger.info(line)
@@ -103,4 +153,5 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, log_level=log_level.lower(),
                                            timeout_keep_alive=KEEP_ALIVE_S,
                                            server_header=False))
-    server.run()
+    logger.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
+    server.run(sockets=[sock])

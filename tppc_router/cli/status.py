@@ -1,6 +1,9 @@
 """``tppc-router status``: a running server's providers, states and recent error rates.
 
-It reads ``/readyz`` and ``/status`` (public, no key needed), and with a
+The server is ``--url`` (or ``TPPC_URL``); without it, the host and port of the config
+file (``-c FILE``, ``TPPC_CONFIG``, then ``./config.yaml`` when it exists; the
+``TPPC_SERVER__HOST`` / ``TPPC_SERVER__PORT`` overrides apply), else
+``http://127.0.0.1:8317``. It reads ``/readyz`` and ``/status`` (public, no key needed), and with a
 management key (``--management-key`` or ``TPPC_MANAGEMENT_KEY``) also
 ``/v0/management/tppc`` for each provider's host, masked key and key source. It
 does not import litellm, so it starts at once.
@@ -13,15 +16,18 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
 import httpx
 
+from tppc_router.cli.main import config_option, resolve_config
+from tppc_router.errors import ConfigError
 from tppc_router.masking import mask, mask_text, mask_url
 
-__all__ = ["DEFAULT_URL", "fetch_status", "status"]
+__all__ = ["DEFAULT_URL", "fetch_status", "status", "url_from_config"]
 
 DEFAULT_URL = "http://127.0.0.1:8317"
 MANAGEMENT_PATH = "/v0/management/tppc"
@@ -30,6 +36,61 @@ EXIT_READY, EXIT_NOT_READY, EXIT_UNREACHABLE = 0, 1, 2
 
 class StatusError(click.ClickException):
     exit_code = EXIT_UNREACHABLE
+
+
+def _connect_host(host: str) -> str:
+    """Where to reach a server bound to ``host``: a wildcard address means this machine."""
+    host = host.strip() or "127.0.0.1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def url_from_config(path: Path, env: dict[str, str] | None = None) -> str:
+    """``http://HOST:PORT`` from the config's ``server:`` section and its ``TPPC_SERVER__*`` overrides.
+
+    Only the server section is read (nothing else is validated and litellm is not imported);
+    raises :class:`ConfigError` when the file cannot be read or the port is not a port.
+    """
+    from tppc_router.config.loader import parse_yaml
+    from tppc_router.config.schema import ServerSection
+
+    env = dict(os.environ) if env is None else env
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"<file>: {path} does not exist (use -c FILE, TPPC_CONFIG or --url)"],
+                          source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"<file>: cannot read {path}: {error}"], source=str(path)) from None
+    server = parse_yaml(text, str(path)).get("server") or {}
+    if not isinstance(server, dict):
+        raise ConfigError(["server: must be a mapping"], source=str(path))
+    defaults = ServerSection()
+    host = env.get("TPPC_SERVER__HOST") or server.get("host") or defaults.host
+    port = env.get("TPPC_SERVER__PORT") or server.get("port", defaults.port)
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        number = -1
+    if isinstance(port, bool) or not 0 < number <= 65535:
+        raise ConfigError([f"server.port: must be a port number from 1 to 65535 (got {port!r})"], source=str(path))
+    return f"http://{_connect_host(str(host))}:{number}"
+
+
+def _server_url(url: str | None, config: Path | None) -> str:
+    """``--url``/``TPPC_URL``, else the config file's server, else :data:`DEFAULT_URL`."""
+    if url:
+        return url
+    explicit = config is not None or bool(os.environ.get("TPPC_CONFIG"))
+    path = resolve_config(config)
+    if not explicit and not path.exists():
+        return DEFAULT_URL
+    try:
+        return url_from_config(path)
+    except ConfigError as error:
+        for problem in error.problems:
+            click.echo(f"error: {error.source or path}: {problem}", err=True)
+        raise SystemExit(EXIT_UNREACHABLE) from None
 
 
 def _get(client: httpx.Client, path: str, *, ok: tuple[int, ...] = (200,)) -> dict[str, Any] | None:
@@ -185,18 +246,21 @@ def _print(data: dict[str, Any]) -> None:
 
 
 @click.command("status")
-@click.option("--url", default=DEFAULT_URL, show_default=True, envvar="TPPC_URL",
-              help="The gateway's base URL (env TPPC_URL).")
+@config_option
+@click.option("--url", default=None, envvar="TPPC_URL",
+              help="The gateway's base URL (env TPPC_URL). Default: server.host and server.port of the config "
+                   f"file, else {DEFAULT_URL}.")
 @click.option("--management-key", default=None, envvar="TPPC_MANAGEMENT_KEY", show_envvar=True,
               help="Also show hosts, masked keys and key sources from the management API.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds per request.")
-def status(url: str, management_key: str | None, as_json: bool, timeout: float) -> None:
+def status(config: Path | None, url: str | None, management_key: str | None, as_json: bool, timeout: float) -> None:
     """Show a running server's providers, breaker states and recent error rates.
 
     Exits 0 when the server is ready, 1 when every provider's breaker is open, 2 when
-    it cannot be reached.
+    it cannot be reached (or the config file cannot be read).
     """
+    url = _server_url(url, config)
     data = fetch_status(url, management_key=management_key, timeout=timeout)
     if as_json:
         click.echo(json.dumps(data, indent=2))

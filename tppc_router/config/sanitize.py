@@ -115,24 +115,26 @@ def sanitize(settings: Settings, env: Mapping[str, str]) -> tuple[Settings, list
 
 
 def _validate_providers(settings: Settings, problems: list[str]) -> None:
-    seen: dict[str, str] = {}
-    if settings.packycode.enabled:
-        seen["packycode"] = "the packycode legacy block"
+    """Names are unique (case-insensitive) across every provider, enabled or not; a disabled
+    provider may be incomplete, but a base-url it has must still be a URL."""
+    seen: dict[str, str] = {"packycode": "the packycode legacy block"} if settings.packycode.enabled else {}
     for i, provider in enumerate(settings.tppc.providers):
-        if not provider.enabled:
-            continue
         path = f"tppc.providers[{i}]"
         label = _provider_label(provider)
-        if not provider.name:
-            problems.append(f"{path}.name: must not be empty")
-        elif "/" in provider.name or any(c.isspace() for c in provider.name):
-            problems.append(f"{path}.name: must not contain '/' or whitespace{label}")
-        else:
+        if provider.name:
             folded = provider.name.casefold()
             if folded in seen:
                 problems.append(f"{path}.name: duplicate name (case-insensitive), already used by {seen[folded]}{label}")
             else:
                 seen[folded] = path
+        if not provider.enabled:
+            if provider.base_url and not is_http_url(provider.base_url):
+                problems.append(f"{path}.base-url: must be an http(s) URL with a host, even while disabled{label}")
+            continue
+        if not provider.name:
+            problems.append(f"{path}.name: must not be empty")
+        elif "/" in provider.name or any(c.isspace() for c in provider.name):
+            problems.append(f"{path}.name: must not contain '/' or whitespace{label}")
         if not is_http_url(provider.base_url):
             problems.append(f"{path}.base-url: must be an http(s) URL with a host{label}")
         no_key = provider.api_key is None or not provider.api_key.get_secret_value()

@@ -7,21 +7,17 @@ file watcher change it only through :meth:`Runtime.apply`, under ``write_lock``.
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tppc_router.config.schema import ProviderConfig, Settings
 from tppc_router.ops.logs import log_router_state
-from tppc_router.config.sanitize import validate
 from tppc_router.routing.router import TppcRouter
 from tppc_router.routing.upstream import Upstream
 from tppc_router.masking import get_logger
 
 __all__ = ["Runtime", "effective_settings"]
-
-_PROVIDER_PATH = re.compile(r"^tppc\.providers\[(\d+)\]")
 
 
 def _with_providers(settings: Settings, providers: list[ProviderConfig]) -> Settings:
@@ -31,26 +27,15 @@ logger = get_logger("tppc_router.server")
 
 
 def effective_settings(settings: Settings, override: bool | None) -> Settings:
-    """``settings`` with the --tppc (True) / --no-tppc (False) override applied.
+    """``settings`` with the --no-tppc (False) override applied: every tppc provider off.
 
-    ``--tppc`` turns every provider on that can serve; one that cannot (no key, a bad
-    URL, a duplicate name) stays off, with a log line that says why.
+    ``--tppc`` (True) serves the tppc providers exactly as the file and the management API
+    enable them: it never switches on a provider that is disabled there.
     """
-    if override is None:
-        return settings
-    providers = [p.model_copy(update={"enabled": override}) for p in settings.tppc.providers]
-    candidate = _with_providers(settings, providers)
-    if override:
-        for problem in validate(candidate):
-            match = _PROVIDER_PATH.match(problem)
-            if match is None:
-                continue
-            index = int(match.group(1))
-            if providers[index].enabled and not settings.tppc.providers[index].enabled:
-                providers[index] = providers[index].model_copy(update={"enabled": False})
-                logger.warning("--tppc: %s stays off: %s", providers[index].name or f"provider #{index}", problem)
-        candidate = _with_providers(settings, providers)
-    return candidate
+    if not override and override is not None:
+        providers = [p.model_copy(update={"enabled": False}) for p in settings.tppc.providers]
+        return _with_providers(settings, providers)
+    return settings
 
 
 @dataclass
@@ -59,7 +44,7 @@ class Runtime:
 
     router: TppcRouter
     config_path: Path | None = None
-    # --tppc / --no-tppc: force every tppc provider on (True) or off (False); None = as in the file.
+    # --tppc / --no-tppc: the enabled tppc providers serve (True) or none does (False); None = as in the file.
     tppc_override: bool | None = None
     upstream: Upstream | None = None
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
