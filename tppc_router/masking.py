@@ -12,6 +12,8 @@ import re
 import threading
 from collections.abc import Iterator
 
+from tppc_router.envref import parse_env_reference
+
 __all__ = [
     "FULLY_HIDDEN",
     "MaskingFilter",
@@ -46,8 +48,6 @@ _HEADER = re.compile(
 # Key-shaped tokens: OpenAI-style "sk-..." keys even when nobody registered them.
 _KEY_SHAPED = re.compile(r"\b(sk-[A-Za-z0-9_\-]{12,})")
 _QUERY = re.compile(r"(?i)([?&](?:api[-_]?key|token|key|access_token)=)([^&\s#\"']+)")
-# ``os.environ/NAME`` and ``${NAME}`` name a key; they are not one, so never scrub them.
-_ENV_REFERENCE = re.compile(r"^\s*(?:os\.environ/[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})\s*$")
 
 
 def mask_url(url: str) -> str:
@@ -65,7 +65,7 @@ class SecretRegistry:
 
     def add(self, secret: str | None) -> None:
         # Shorter strings are too likely to be ordinary words to scrub from free text.
-        if secret and len(secret) >= _MIN_SCRUBBED and not _ENV_REFERENCE.match(secret):
+        if secret and len(secret) >= _MIN_SCRUBBED and parse_env_reference(secret) is None:  # names a key, is not one
             with self._lock:
                 self._secrets = self._secrets | {secret}
 

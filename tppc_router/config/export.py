@@ -29,6 +29,7 @@ import yaml
 
 from tppc_router.config.deployments import Credential, build_model_list, credential_chain
 from tppc_router.config.schema import Settings
+from tppc_router.envref import env_reference
 
 __all__ = [
     "GATEWAY_KEY_VAR",
@@ -43,7 +44,7 @@ __all__ = [
     "router_settings",
 ]
 
-MASTER_KEY_REF = "os.environ/LITELLM_MASTER_KEY"
+MASTER_KEY_REF = env_reference("LITELLM_MASTER_KEY")
 GATEWAY_KEY_VAR = "TPPC_GATEWAY_API_KEY"
 
 # LiteLLM never cools a deployment down for these; the number only has to be out of reach.
@@ -162,7 +163,7 @@ def _key_values(chain: list[Credential], include_secrets: bool) -> tuple[dict[st
                 name = f"{env_var_name(cred.provider)[: -len('_API_KEY')]}_{n}_API_KEY"
             used.add(name)
             moved.append(EnvVar(name, cred.provider))
-            values[cred.provider] = f"os.environ/{name}"
+            values[cred.provider] = env_reference(name)
     return values, tuple(moved)
 
 
@@ -205,7 +206,7 @@ def litellm_proxy_config(settings: Settings) -> LitellmExport:
     """
     groups = list(dict.fromkeys(d["model_name"] for d in build_model_list(settings, include_secrets=False)))
     needs_key = bool(settings.server.api_keys)
-    key = f"os.environ/{GATEWAY_KEY_VAR}" if needs_key else "tppc-gateway-no-key"
+    key = env_reference(GATEWAY_KEY_VAR) if needs_key else "tppc-gateway-no-key"
     budget = settings.router.total_budget + 5.0
     model_list = [
         {

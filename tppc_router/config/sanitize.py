@@ -8,16 +8,15 @@ with its field path. No key ever appears in a problem.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tppc_router.config.schema import PackycodeConfig, ProviderConfig, ServerSection, Settings
+from tppc_router.envref import env_reference, parse_env_reference
 from tppc_router.secret import Secret
 
 __all__ = ["is_http_url", "resolve_key", "sanitize", "validate"]
 
-_ENV_REF = re.compile(r"^(?:os\.environ/([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\})$")
 _EFFORTS = ("low", "medium", "high")
 
 
@@ -28,14 +27,13 @@ def resolve_key(raw: str, env: Mapping[str, str]) -> tuple[str | None, str, str 
     reference as written (``os.environ/NAME``); ``missing_var`` names an unset variable.
     """
     raw = raw.strip()
-    match = _ENV_REF.match(raw)
-    if match is None:
+    var = parse_env_reference(raw)
+    if var is None:
         return raw, "literal", None
-    var = match.group(1) or match.group(2)
     value = env.get(var)
     if value is None or not value.strip():
-        return None, f"os.environ/{var}", var
-    return value.strip(), f"os.environ/{var}", None
+        return None, env_reference(var), var
+    return value.strip(), env_reference(var), None
 
 
 def is_http_url(url: str) -> bool:
@@ -81,7 +79,7 @@ def _sanitize_packycode(block: PackycodeConfig, env: Mapping[str, str], problems
     key = block.credentials.openai_api_key
     source = "literal"
     if key is None and block.requires_openai_auth and env.get("OPENAI_API_KEY", "").strip():
-        key, source = Secret(env["OPENAI_API_KEY"]), "os.environ/OPENAI_API_KEY"
+        key, source = Secret(env["OPENAI_API_KEY"]), env_reference("OPENAI_API_KEY")
     if key is not None:
         value, source, missing = resolve_key(key.get_secret_value(), env) if source == "literal" else (
             key.get_secret_value().strip(), source, None)

@@ -26,6 +26,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from tppc_router.config.schema import DEFAULT_REASONING_EFFORT, PackycodeConfig, TppcSection, kebab
 from tppc_router.config.deployments import credential_chain
+from tppc_router.envref import env_reference, find_env_references
 from tppc_router.errors import ConfigError
 from tppc_router.config.loader import load_settings, parse_yaml
 from tppc_router.masking import mask
@@ -43,8 +44,7 @@ __all__ = [
 ]
 
 LEGACY_NAME = "packycode"
-OPENAI_FALLBACK = "os.environ/OPENAI_API_KEY"
-_REFERENCE = re.compile(r"os\.environ/([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+OPENAI_FALLBACK = env_reference("OPENAI_API_KEY")
 _SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "secret_key"})
 _SECRET_LISTS = frozenset({"api_keys"})
 _TRAILING_COMMENT = re.compile(r"\s+#.*$")
@@ -313,8 +313,7 @@ def equivalence_problems(old: str, new: str, env: Mapping[str, str], *, source: 
     without the real keys. Raises :class:`ConfigError` when either text is invalid.
     """
     full = dict(env)
-    for match in _REFERENCE.finditer(old + "\n" + new):
-        var = match.group(1) or match.group(2)
+    for var in find_env_references(old + "\n" + new):
         if not full.get(var, "").strip():
             full[var] = f"tppc-migrate-check-{var}"
     if not full.get("OPENAI_API_KEY", "").strip():

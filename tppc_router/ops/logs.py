@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Literal
 
+from tppc_router.envref import parse_env_reference
 from tppc_router.masking import MaskingFilter, get_logger, mask, mask_text
 
 if TYPE_CHECKING:
@@ -263,7 +264,7 @@ def credential_resolutions(settings: Settings) -> list[CredentialResolution]:
     out: list[CredentialResolution] = []
     for provider, enabled, reference, key in rows:
         value = key.get_secret_value() if key is not None else ""
-        env = reference.startswith("os.environ/")
+        env = parse_env_reference(reference) is not None
         if value:
             outcome, source = "resolved", "env" if env else "literal"
         else:

@@ -43,6 +43,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from tppc_router.envref import parse_env_reference
 from tppc_router.clock import Clock, monotonic
 from tppc_router.errors import Attempt
 from tppc_router.ops.logs import credential_resolutions
@@ -161,7 +162,7 @@ class Metrics:
     def record_credential_resolution(self, provider: str, source: str, outcome: str) -> None:
         """One key resolution: ``source`` literal/env/none/explicit (an ``os.environ/NAME``
         reference counts as ``env``); ``outcome`` resolved/missing/none."""
-        if source.startswith("os.environ/"):
+        if parse_env_reference(source) is not None:
             source = "env"
         self.credentials.labels(_label(provider), source if source in _SOURCES else "other", _label(outcome)).inc()
 
