@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from tppc_router.masking import mask_text
@@ -28,7 +29,9 @@ __all__ = [
     "AllProvidersFailedError",
     "Attempt",
     "ConfigError",
+    "FailureKind",
     "ManagementError",
+    "Outcome",
     "ProviderError",
     "StreamInterruptedError",
     "TppcRouterError",
@@ -74,13 +77,62 @@ class ConfigError(TppcRouterError, ValueError):
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
 
 
+class FailureKind(StrEnum):
+    """Why one attempt against one provider failed."""
+
+    CONNECTION = "connection"  # refused, reset before headers, DNS, protocol error before headers
+    SERVER = "server_error"  # 5xx
+    RATE_LIMITED = "rate_limited"  # 429
+    AUTH = "auth"  # 401, 402, 403, exhausted quota: this provider's credential
+    NOT_FOUND = "model_not_found"  # 404 at this provider
+    FIRST_BYTE_TIMEOUT = "first_byte_timeout"  # no headers / first SSE event in time
+    TIMEOUT = "timeout"  # whole non-streaming call timed out
+    FIRST_TOKEN_TIMEOUT = "first_token_timeout"
+    STREAM_IDLE = "stream_idle"  # stream went silent mid-way
+    STREAM_BROKEN = "stream_broken"  # cut mid-stream or ended without a terminal event
+    INVALID_REQUEST = "invalid_request"  # 400, 413, 422: the request itself is at fault
+    UNKNOWN = "unknown"
+
+
+class Outcome(StrEnum):
+    """How one attempt ended: ``ok``, ``skipped`` (breaker open, not tried), ``interrupted``
+    (a stream broke after content went out) or the :class:`FailureKind` it failed with.
+    String-valued, so JSON bodies, log lines and metric labels read as before."""
+
+    OK = "ok"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"
+    CONNECTION = FailureKind.CONNECTION.value
+    SERVER = FailureKind.SERVER.value
+    RATE_LIMITED = FailureKind.RATE_LIMITED.value
+    AUTH = FailureKind.AUTH.value
+    NOT_FOUND = FailureKind.NOT_FOUND.value
+    FIRST_BYTE_TIMEOUT = FailureKind.FIRST_BYTE_TIMEOUT.value
+    TIMEOUT = FailureKind.TIMEOUT.value
+    FIRST_TOKEN_TIMEOUT = FailureKind.FIRST_TOKEN_TIMEOUT.value
+    STREAM_IDLE = FailureKind.STREAM_IDLE.value
+    STREAM_BROKEN = FailureKind.STREAM_BROKEN.value
+    INVALID_REQUEST = FailureKind.INVALID_REQUEST.value
+    UNKNOWN = FailureKind.UNKNOWN.value
+
+    @classmethod
+    def of(cls, kind: FailureKind) -> Outcome:
+        """The outcome of an attempt that failed with ``kind``."""
+        return cls(kind.value)
+
+    @property
+    def failed(self) -> bool:
+        """True for a failure kind (not ok, skipped or interrupted)."""
+        return self not in (Outcome.OK, Outcome.SKIPPED, Outcome.INTERRUPTED)
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One try against one provider: what happened and how long it took."""
 
     provider: str
     model: str
-    outcome: str  # "ok", "skipped", or a failure kind such as "server_error"
+    outcome: Outcome
     status: int | None = None
     reason: str = ""
     duration_s: float = 0.0
@@ -89,7 +141,7 @@ class Attempt:
         return {
             "provider": self.provider,
             "model": self.model,
-            "outcome": self.outcome,
+            "outcome": self.outcome.value,
             "status": self.status,
             "reason": self.reason,
             "duration_ms": round(self.duration_s * 1000, 1),
@@ -98,7 +150,7 @@ class Attempt:
     def describe(self) -> str:
         status = f" {self.status}" if self.status is not None else ""
         reason = f": {self.reason}" if self.reason else ""
-        return f"{self.provider} [{self.outcome}{status}]{reason} ({self.duration_s * 1000:.0f} ms)"
+        return f"{self.provider} [{self.outcome.value}{status}]{reason} ({self.duration_s * 1000:.0f} ms)"
 
 
 class ProviderError(TppcRouterError):

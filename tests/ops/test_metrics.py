@@ -9,6 +9,8 @@ from canaries import CANARY_PRIMARY
 from canary_guard import assert_no_canary
 from simfixtures import RouterFactory, config_text, instant_backoff, router_factory, sim_providers
 
+from tppc_router.errors import Outcome
+from tppc_router.ops.probes import ProbeResult
 from tppc_router.clock import ManualClock
 from tppc_router.config.loader import load_settings
 from tppc_router.ops.metrics import Metrics
@@ -119,10 +121,7 @@ def test_recorders_for_management_probes_and_backend() -> None:
     metrics.record_management_write("invalid")
     metrics.record_credential_resolution("primary", "os.environ/PRIMARY_API_KEY", "missing")
 
-    class Probe:
-        provider, outcome = "primary", "server_error"
-
-    metrics.record_probe(Probe())
+    metrics.record_probe(ProbeResult("primary", "gpt-5", Outcome.SERVER, 500))
     assert value(metrics, "tppc_management_writes_total", outcome="ok") == 1
     assert value(metrics, "tppc_management_writes_total", outcome="invalid") == 1
     assert value(metrics, "tppc_credential_resolutions_total", provider="primary", source="env",

@@ -45,7 +45,7 @@ from prometheus_client.registry import Collector
 
 from tppc_router.envref import parse_env_reference
 from tppc_router.clock import Clock, monotonic
-from tppc_router.errors import Attempt
+from tppc_router.errors import Attempt, Outcome
 from tppc_router.ops.logs import credential_resolutions
 from tppc_router.masking import mask_text
 
@@ -73,7 +73,7 @@ class _ProbeResult(Protocol):
     def provider(self) -> str: ...
 
     @property
-    def outcome(self) -> str: ...
+    def outcome(self) -> Outcome: ...
 
 
 class Metrics:
@@ -138,10 +138,10 @@ class Metrics:
     # -- engine observer --------------------------------------------------------------
 
     def on_attempt(self, attempt: Attempt) -> None:
-        if attempt.outcome == "skipped":
+        if attempt.outcome is Outcome.SKIPPED:
             return
         provider = _label(attempt.provider)
-        self.requests.labels(provider, _label(attempt.outcome)).inc()
+        self.requests.labels(provider, _label(attempt.outcome.value)).inc()
         self.latency.labels(provider).observe(max(0.0, attempt.duration_s))
 
     def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
@@ -177,7 +177,7 @@ class Metrics:
 
     def record_probe(self, result: _ProbeResult) -> None:
         """One active health-check probe (a :class:`tppc_router.ops.probes.ProbeResult`)."""
-        self.probes.labels(_label(result.provider), _label(result.outcome)).inc()
+        self.probes.labels(_label(result.provider), _label(result.outcome.value)).inc()
 
     def set_state_backend_reachable(self, reachable: bool | None) -> None:
         """Report whether the shared state backend (redis) answers; ``None``: unknown."""

@@ -40,7 +40,7 @@ import httpx
 from tppc_router.routing.breaker import BreakerState
 from tppc_router.clock import Clock, monotonic
 from tppc_router.config.schema import HealthCheckSection, Settings
-from tppc_router.errors import ProviderError
+from tppc_router.errors import Outcome, ProviderError
 from tppc_router.routing.failover import FailureKind, classify, decide
 from tppc_router.routing.upstream import Upstream
 from tppc_router.masking import get_logger
@@ -83,14 +83,14 @@ class ProbeResult:
 
     provider: str
     model: str
-    outcome: str
+    outcome: Outcome
     status: int | None = None
     reason: str = ""
     duration_s: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return self.outcome == "ok"
+        return self.outcome is Outcome.OK
 
 
 def probe_targets(router: TppcRouter) -> list[Target]:
@@ -182,7 +182,7 @@ class Prober:
         breaker = self.router.breakers.get(target.provider, target.model)
         state = breaker.state
         if state is BreakerState.OPEN or (state is BreakerState.HALF_OPEN and not breaker.allow()):
-            return self._done(ProbeResult(target.provider, target.model, "skipped", reason=f"breaker {state.value}"))
+            return self._done(ProbeResult(target.provider, target.model, Outcome.SKIPPED, reason=f"breaker {state.value}"))
         started = self.clock()
         timeout = self.health.timeout
         try:
@@ -197,7 +197,7 @@ class Prober:
                                "counts as up", target.provider, target.model, failure.status, failure.message)
                 if state is BreakerState.HALF_OPEN:
                     breaker.record_success()
-                return self._done(ProbeResult(target.provider, target.model, "ok", failure.status, failure.message,
+                return self._done(ProbeResult(target.provider, target.model, Outcome.OK, failure.status, failure.message,
                                               took))
             decision = decide(failure, attempt_on_provider=1 + self.router.policy.same_provider_retries,
                               policy=self.router.policy)
@@ -205,14 +205,14 @@ class Prober:
             logger.warning("probe of %s (%s) failed: %s%s: %s (%.0f ms)", target.provider, target.model,
                            failure.kind.value, f" {failure.status}" if failure.status else "", failure.message,
                            took * 1000)
-            return self._done(ProbeResult(target.provider, target.model, failure.kind.value, failure.status,
+            return self._done(ProbeResult(target.provider, target.model, Outcome.of(failure.kind), failure.status,
                                           failure.message, took))
         if state is BreakerState.HALF_OPEN:
             breaker.record_success()
             logger.info("probe of %s (%s) succeeded; provider is back", target.provider, target.model)
         else:
             logger.debug("probe of %s (%s) succeeded", target.provider, target.model)
-        return self._done(ProbeResult(target.provider, target.model, "ok", duration_s=self.clock() - started))
+        return self._done(ProbeResult(target.provider, target.model, Outcome.OK, duration_s=self.clock() - started))
 
     def _done(self, result: ProbeResult) -> ProbeResult:
         if self.on_result is not None:

@@ -14,10 +14,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from typing import Any
 
-from tppc_router.errors import ProviderError
+from tppc_router.errors import FailureKind, ProviderError
 from tppc_router.masking import mask_text
 
 __all__ = ["Failure", "FailureKind", "classify", "parse_retry_after", "retry_after_from"]
@@ -25,23 +24,6 @@ __all__ = ["Failure", "FailureKind", "classify", "parse_retry_after", "retry_aft
 MAX_RETRY_AFTER_S = 86_400.0  # a provider cannot bench itself for more than a day
 _MAX_MESSAGE = 1000
 _CAUSE_DEPTH = 5
-
-
-class FailureKind(StrEnum):
-    """Why one attempt against one provider failed."""
-
-    CONNECTION = "connection"  # refused, reset before headers, DNS, protocol error before headers
-    SERVER = "server_error"  # 5xx
-    RATE_LIMITED = "rate_limited"  # 429
-    AUTH = "auth"  # 401, 402, 403, exhausted quota: this provider's credential
-    NOT_FOUND = "model_not_found"  # 404 at this provider
-    FIRST_BYTE_TIMEOUT = "first_byte_timeout"  # no headers / first SSE event in time
-    TIMEOUT = "timeout"  # whole non-streaming call timed out
-    FIRST_TOKEN_TIMEOUT = "first_token_timeout"
-    STREAM_IDLE = "stream_idle"  # stream went silent mid-way
-    STREAM_BROKEN = "stream_broken"  # cut mid-stream or ended without a terminal event
-    INVALID_REQUEST = "invalid_request"  # 400, 413, 422: the request itself is at fault
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

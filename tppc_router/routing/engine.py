@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from tppc_router.routing.breaker import BreakerRegistry
 from tppc_router.clock import Clock, monotonic
-from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt
+from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt, Outcome
 from tppc_router.routing.failover import Decision, Failure, FailureKind, RouterPolicy, apply_decision, classify, decide, is_testing
 from tppc_router.secret import Secret
 from tppc_router.masking import get_logger
@@ -167,7 +167,7 @@ class Engine:
                     failure = classify(exc)
                     decision = decide(failure, attempt_on_provider=number, policy=self.policy)
                     attempt = Attempt(
-                        target.provider, target.model, failure.kind.value, failure.status, failure.message,
+                        target.provider, target.model, Outcome.of(failure.kind), failure.status, failure.message,
                         self.clock() - started,
                     )
                     attempts.append(attempt)
@@ -182,7 +182,7 @@ class Engine:
                     raise AttemptFailed(exc, failure, decision) from exc
                 if record_success:
                     breaker.record_success()
-                attempt = Attempt(target.provider, target.model, "ok", None, "", self.clock() - started)
+                attempt = Attempt(target.provider, target.model, Outcome.OK, None, "", self.clock() - started)
                 attempts.append(attempt)
                 self.observer.on_attempt(attempt)
                 return result
@@ -224,7 +224,7 @@ class Engine:
                 if not breaker.allow():
                     state = breaker.state.value
                     reason = "rate limited" if state == "closed" else f"breaker {state}"
-                    skipped = Attempt(target.provider, target.model, "skipped", None, reason)
+                    skipped = Attempt(target.provider, target.model, Outcome.SKIPPED, None, reason)
                     attempts.append(skipped)
                     continue
                 if last_failed is not None and last_failed[0].provider != target.provider:
@@ -259,7 +259,7 @@ class Engine:
         retry_ats = [b.retry_at for t in targets if (b := self.breakers.get(t.provider, t.model)).retry_at is not None]
         if retry_ats:
             retry_after = max(0.0, min(retry_ats) - self.clock())
-        if attempts and all(a.outcome in ("skipped", "rate_limited") for a in attempts) and retry_after is not None:
+        if attempts and all(a.outcome in (Outcome.SKIPPED, Outcome.RATE_LIMITED) for a in attempts) and retry_after is not None:
             raise AllProvidersCoolingError(group, attempts, retry_after=retry_after)
         raise AllProvidersFailedError(group, attempts, retry_after=retry_after)
 

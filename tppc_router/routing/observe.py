@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tppc_router.errors import Attempt
+from tppc_router.errors import Attempt, Outcome
 from tppc_router.masking import get_logger
 
 __all__ = ["CompositeObserver", "FailoverLog", "ProviderStats"]
@@ -27,7 +27,7 @@ class FailoverLog:
         pass
 
     def on_attempt(self, attempt: Attempt) -> None:
-        if attempt.outcome not in ("ok", "skipped"):
+        if attempt.outcome not in (Outcome.OK, Outcome.SKIPPED):
             logger.info("attempt failed: %s", attempt.describe())
 
     def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
@@ -59,15 +59,15 @@ class ProviderStats:
         return self._counts.setdefault(provider, _Counts())
 
     def on_attempt(self, attempt: Attempt) -> None:
-        if attempt.outcome == "skipped":
+        if attempt.outcome is Outcome.SKIPPED:
             return
         with self._lock:
             counts = self._get(attempt.provider)
-            counts.outcomes[attempt.outcome] += 1
-            counts.recent.append(attempt.outcome == "ok")
+            counts.outcomes[attempt.outcome.value] += 1
+            counts.recent.append(attempt.outcome is Outcome.OK)
             counts.last_latency_ms = round(attempt.duration_s * 1000, 1)
-            if attempt.outcome != "ok":
-                counts.last_error = f"{attempt.outcome}: {attempt.reason}"[:300]
+            if attempt.outcome is not Outcome.OK:
+                counts.last_error = f"{attempt.outcome.value}: {attempt.reason}"[:300]
 
     def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
         with self._lock:

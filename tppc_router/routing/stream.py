@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from tppc_router.routing.engine import Engine, Target, TargetAttempt
-from tppc_router.errors import Attempt, ProviderError, StreamInterruptedError
+from tppc_router.errors import Attempt, Outcome, ProviderError, StreamInterruptedError
 from tppc_router.routing.failover import FailureKind, classify
 from tppc_router.routing.trackers import StreamTracker
 from tppc_router.masking import get_logger
@@ -74,7 +74,7 @@ class FailoverStream(Generic[T]):
             breaker.record_failure(open_now=True)
         else:
             breaker.record_failure()
-        attempt = Attempt(self.provider, self.target.model, "interrupted", None, reason,
+        attempt = Attempt(self.provider, self.target.model, Outcome.INTERRUPTED, None, reason,
                           self._engine.clock() - self.started)
         self.attempts.append(attempt)
         self._engine.observer.on_attempt(attempt)

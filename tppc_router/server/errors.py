@@ -30,7 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError, TppcRouterError
+from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError, Outcome, TppcRouterError
 from tppc_router.masking import get_logger, mask_text
 
 __all__ = [
@@ -119,7 +119,7 @@ def _retry_after(seconds: float | None) -> dict[str, str]:
 
 def _all_rate_limited(exc: AllProvidersFailedError) -> bool:
     outcomes = {a.outcome for a in exc.attempts}
-    return "rate_limited" in outcomes and outcomes <= {"rate_limited", "skipped"}
+    return Outcome.RATE_LIMITED in outcomes and outcomes <= {Outcome.RATE_LIMITED, Outcome.SKIPPED}
 
 
 def error_response(exc: TppcRouterError) -> Response:
