@@ -25,7 +25,6 @@ from tppc_router.masking import get_logger
 __all__ = ["PORT_IN_USE_EXIT", "bind", "load_for_serving", "serve", "startup_lines"]
 
 logger = get_logger("tppc_router.cli.serve")
-KEEP_ALIVE_S = 120  # seconds an idle client connection is kept open
 
 MANAGEMENT_PATH = "/v0/management/tppc"
 MANAGEMENT_KEY_ENV = "TPPC_MANAGEMENT_KEY"
@@ -126,6 +125,7 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     import uvicorn
 
     from tppc_router.server.app import create_app
+    from tppc_router.server.serving import uvicorn_config
 
     configure_logging(log_level.upper(), "json" if log_format == "json" else "text")
     path = resolve_config(config)
@@ -148,10 +148,6 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     for line in startup_lines(runtime.settings, host, port):
         logger.info(line)
     attach(runtime.router, log_now=False)  # breaker changes are logged from now on
-    # Keep idle connections longer than clients do (Codex CLI: 90 s), so a request never races the
-    # server closing its connection (a reset before any byte, seen with the 5 s default).
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None, log_level=log_level.lower(),
-                                           timeout_keep_alive=KEEP_ALIVE_S,
-                                           server_header=False))
+    server = uvicorn.Server(uvicorn_config(app, runtime.settings, host=host, port=port, log_level=log_level))
     logger.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
     server.run(sockets=[sock])

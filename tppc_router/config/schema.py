@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_REASONING_EFFORT",
     "HealthCheckSection",
+    "LimitsSection",
     "PackycodeConfig",
     "ProviderConfig",
     "RemoteManagementSection",
@@ -137,15 +138,44 @@ class RouterSection(_Section):
     state: StateSection = Field(default_factory=StateSection)
 
 
+class LimitsSection(_Section):
+    """What one client may send (see docs/security.md). Sizes are bytes, durations seconds."""
+
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    management_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_json_depth: int = Field(default=64, ge=4, le=512)
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=1024, ge=1)
+    max_providers: int = Field(default=256, ge=1)
+    max_field_length: int = Field(default=4096, ge=64)
+
+
 class ServerSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8317, ge=0, le=65535)
     api_keys: list[Secret] = Field(default_factory=list)
+    # Host names (beyond loopback names and addresses) a request's Host header may carry.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); none by default.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
 
 
 class RemoteManagementSection(_Section):
     secret_key: Secret | None = None
     allow_remote: bool = False
+    # Origins (scheme://host[:port]) whose browser requests may reach the management API.
+    allowed_origins: list[str] = Field(default_factory=list)
+    # Environment variables a management write may reference (os.environ/NAME), beyond those the
+    # config file referenced at start-up.
+    allowed_env: list[str] = Field(default_factory=list)
+    # Where secret-key came from: "literal" or the reference as written.
+    _key_source: str = PrivateAttr(default="literal")
+
+    @property
+    def key_source(self) -> str:
+        return self._key_source
 
 
 class Settings(BaseSettings):

@@ -24,6 +24,7 @@ from tppc_router.ops.probes import start_probes, stop_probes
 from tppc_router.routing.router import TppcRouter
 from tppc_router.server import gateway, health, management, metrics_route
 from tppc_router.server.errors import install_error_handlers
+from tppc_router.server.guards import Guard
 from tppc_router.server.metrics_route import install_metrics
 from tppc_router.server.runtime import Runtime, effective_settings
 
@@ -69,6 +70,7 @@ def create_app(
     app = FastAPI(title="tppc-router", lifespan=_lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
     install_error_handlers(app)
+    app.add_middleware(Guard)
     app.include_router(gateway.router)
     app.include_router(management.router)
     app.include_router(health.router)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from tppc_router.server.errors import GatewayError
 from tppc_router.server.runtime import Runtime
+from tppc_router.server.validation import json_depth
 
 __all__ = [
     "JsonBody",
@@ -38,13 +39,27 @@ async def json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise _too_deep(request) from None
     except ValueError:
         raise GatewayError("We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                            "using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
                            status_code=400, code="invalid_json") from None
     if not isinstance(body, dict):
         raise GatewayError("The request body must be a JSON object.", status_code=400, code="invalid_json")
+    if json_depth(body, _depth_limit(request)) > _depth_limit(request):
+        raise _too_deep(request)
     return body
+
+
+def _depth_limit(request: Request) -> int:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.settings.server.limits.max_json_depth
+
+
+def _too_deep(request: Request) -> GatewayError:
+    return GatewayError(f"The JSON body is nested more than {_depth_limit(request)} levels deep "
+                        "(server.limits.max-json-depth).", status_code=400, code="invalid_json")
 
 
 JsonBody = Annotated[dict[str, Any], Depends(json_body)]

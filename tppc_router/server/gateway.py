@@ -38,6 +38,7 @@ from tppc_router.routing.stream import FailoverStream, open_stream
 from tppc_router.routing.trackers import PREAMBLE, ResponsesTracker, SSEEvent
 from tppc_router.routing.upstream import Upstream, apply_defaults
 from tppc_router.server.deps import JsonBody, RuntimeDep, require_api_key
+from tppc_router.server.validation import check_chat, check_responses
 from tppc_router.server.errors import PROVIDER_HEADER, GatewayError, ProviderRejected, error_body, masked
 
 __all__ = ["CHAT_PARAMETERS", "FORWARDED_HEADERS", "router"]
@@ -258,6 +259,7 @@ async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesT
 @router.post("/responses")
 async def create_response(request: Request, body: JsonBody, runtime: RuntimeDep) -> Response:
     """A Responses API call, forwarded to the first provider that answers."""
+    check_responses(body)
     model = requested_model(body)
     stream = _stream_flag(body)
     targets = targets_for(runtime.router, model)
@@ -310,10 +312,8 @@ async def create_chat_completion(body: JsonBody, runtime: RuntimeDep) -> Respons
     """A chat completion through litellm, which speaks the providers' Responses API."""
     model = requested_model(body)
     stream = _stream_flag(body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise GatewayError("messages must be a non-empty array", status_code=400, param="messages",
-                           code="missing_required_parameter" if messages is None else "invalid_type")
+    check_chat(body)
+    messages = body["messages"]
     unknown = sorted(set(body) - CHAT_PARAMETERS - {"model", "messages"})
     if unknown:
         raise GatewayError(f"Unrecognized request argument supplied: {', '.join(unknown)}", status_code=400,

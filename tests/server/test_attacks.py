@@ -1,0 +1,245 @@
+"""Attacks on a running gateway (issue 13), each against the app served the way ``serve`` serves it.
+
+The app runs under :func:`tppc_router.server.serving.uvicorn_config` (the config ``tppc-router
+serve`` uses: limits, no proxy headers, the guarded h11 protocol) on loopback, wrapped in the
+suite's canary guard. Providers are simulators.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from canary_guard import canary_asgi
+from gateway_live import CANARY_BACKUP, CANARY_PRIMARY, gateway_settings
+
+from tppc_router.config import Settings
+from tppc_router.server import create_app
+from tppc_router.server.serving import uvicorn_config
+from tppc_router.sim import ProviderSimulator
+
+RESPONSES: dict[str, Any] = {"model": "gpt-5", "input": "hi"}
+CHAT: dict[str, Any] = {"model": "gpt-5", "messages": [{"role": "user", "content": "hi"}]}
+
+
+class Served:
+    """A gateway served with ``serve``'s uvicorn config in a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+        config = uvicorn_config(canary_asgi(self.app), settings, host="127.0.0.1", port=0, log_level="warning",
+                                lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.005)
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def sims() -> Iterator[dict[str, ProviderSimulator]]:
+    with ProviderSimulator("primary", api_key=CANARY_PRIMARY) as primary, \
+            ProviderSimulator("backup", api_key=CANARY_BACKUP) as backup:
+        yield {"primary": primary, "backup": backup}
+
+
+@contextmanager
+def serving(sims: dict[str, ProviderSimulator], **sections: Any) -> Iterator[tuple[Served, httpx.Client]]:
+    with Served(gateway_settings(sims, **sections)) as served, \
+            httpx.Client(base_url=served.url, timeout=10) as client:
+        yield served, client
+
+
+def _breakers_closed(client: httpx.Client) -> None:
+    assert client.get("/readyz").status_code == 200
+    states = {p["name"]: p["state"] for p in client.get("/status").json()["providers"]}
+    assert set(states.values()) == {"closed"}, states
+
+
+MALFORMED = [
+    ("/v1/responses", {**RESPONSES, "reasoning": "high"}, "reasoning"),
+    ("/v1/responses", {**RESPONSES, "reasoning": 5}, "reasoning"),
+    ("/v1/responses", {**RESPONSES, "input": 5}, "input"),
+    ("/v1/responses", {**RESPONSES, "input": [1]}, "input[0]"),
+    ("/v1/responses", {**RESPONSES, "text": "x"}, "text"),
+    ("/v1/responses", {**RESPONSES, "tools": ["x"]}, "tools"),
+    ("/v1/responses", {**RESPONSES, "stream_options": "x"}, "stream_options"),
+    ("/v1/responses", {**RESPONSES, "reasoning": {"effort": 5}}, "reasoning.effort"),
+    ("/v1/chat/completions", {**CHAT, "messages": [1]}, "messages[0]"),
+    ("/v1/chat/completions", {**CHAT, "response_format": "x"}, "response_format"),
+    ("/v1/chat/completions", {**CHAT, "stream_options": "x"}, "stream_options"),
+    ("/v1/chat/completions", {**CHAT, "messages": [{"content": "no role"}]}, "messages[0].role"),
+]
+
+
+def test_malformed_bodies_never_bench_a_provider(sims: dict[str, ProviderSimulator]) -> None:
+    """Each malformed body, sent three times, is a 400 naming the parameter; no provider sees it, every
+    breaker stays closed, /readyz stays 200 and a good request is served by the primary."""
+    with serving(sims) as (_, client):
+        for path, body, param in MALFORMED:
+            for _ in range(3):
+                for stream in (False, True):
+                    response = client.post(path, json={**body, "stream": stream})
+                    assert response.status_code == 400, (path, body, response.text)
+                    assert response.json()["error"]["param"] == param
+        assert sims["primary"].requests == sims["backup"].requests == []
+        _breakers_closed(client)
+        ok = client.post("/v1/responses", json=RESPONSES)
+        assert ok.status_code == 200 and ok.headers["x-tppc-provider"] == "primary"
+
+
+def test_unknown_fields_pass_to_the_provider(sims: dict[str, ProviderSimulator]) -> None:
+    """A /v1/responses field the gateway does not know (Codex adds them over time) is forwarded, not refused."""
+    with serving(sims) as (_, client):
+        body = {**RESPONSES, "x_future_field": {"nested": [1, 2]}, "client_metadata": {"a": "b"}}
+        assert client.post("/v1/responses", json=body).status_code == 200
+        sent = sims["primary"].requests[-1].body
+        assert sent["x_future_field"] == {"nested": [1, 2]}
+
+
+def test_body_over_the_limit_is_413(sims: dict[str, ProviderSimulator]) -> None:
+    """A body larger than server.limits.max-body-bytes gets 413, declared or chunked, and reaches no provider."""
+    with serving(sims, server={"limits": {"max-body-bytes": 4096}}) as (_, client):
+        big = {**RESPONSES, "input": "x" * 8000}
+        assert client.post("/v1/responses", json=big).status_code == 413
+
+        def chunks() -> Iterator[bytes]:
+            data = json.dumps(big).encode()
+            for i in range(0, len(data), 1000):
+                yield data[i:i + 1000]
+
+        chunked = client.post("/v1/responses", content=chunks(), headers={"content-type": "application/json"})
+        assert chunked.status_code == 413
+        assert chunked.json()["error"]["code"] == "request_too_large"
+        assert sims["primary"].requests == []
+        _breakers_closed(client)
+        assert client.post("/v1/responses", json=RESPONSES).status_code == 200
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deep_json_is_400(sims: dict[str, ProviderSimulator], depth: int) -> None:
+    """A body nested deeper than server.limits.max-json-depth (or than Python can parse) is a 400, not a 500."""
+    with serving(sims) as (_, client):
+        body = b'{"model":"gpt-5","input":"hi","metadata":' + b"[" * depth + b"]" * depth + b"}"
+        response = client.post("/v1/responses", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert "nested" in response.json()["error"]["message"]
+        assert sims["primary"].requests == []
+        _breakers_closed(client)
+
+
+def test_foreign_host_is_421_on_every_route(sims: dict[str, ProviderSimulator]) -> None:
+    """A Host that is not loopback (a DNS-rebinding page) gets 421 on every route; loopback names and
+    server.allowed-hosts pass."""
+    with serving(sims, server={"allowed-hosts": ["gw.internal"]}) as (served, client):
+        for path in ("/healthz", "/readyz", "/v1/models", "/v0/management/tppc", "/metrics"):
+            response = client.get(path, headers={"host": f"evil.example:{served.port}"})
+            assert response.status_code == 421, path
+        refused = client.post("/v1/responses", json=RESPONSES, headers={"host": "attacker.test"})
+        assert refused.status_code == 421
+        assert refused.json()["error"]["code"] == "host_not_allowed"
+        assert client.get("/v1/models", headers={"host": "10.1.2.3"}).status_code == 421  # bound to loopback
+        for host in (f"localhost:{served.port}", f"127.0.0.1:{served.port}", f"[::1]:{served.port}",
+                     "gw.internal", "app.localhost"):
+            assert client.get("/v1/models", headers={"host": host}).status_code == 200, host
+        assert sims["primary"].requests == []
+
+
+def test_slow_headers_are_cut(sims: dict[str, ProviderSimulator]) -> None:
+    """A client that never finishes its request head is disconnected after server.limits.header-timeout."""
+    with serving(sims, server={"limits": {"header-timeout": 0.3}}) as (served, client):
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+            assert sock.recv(1024) == b""  # closed by the server, long before the 10 s socket timeout
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as idle:
+            assert idle.recv(1024) == b""  # a connection that sends nothing at all, too
+        assert client.get("/healthz").status_code == 200
+
+
+def test_kept_alive_connection_survives_the_header_timeout(sims: dict[str, ProviderSimulator]) -> None:
+    """An idle kept-alive connection is not cut by the header timeout (only by the keep-alive timeout)."""
+    with serving(sims, server={"limits": {"header-timeout": 0.2}}) as (_, client):
+        assert client.get("/healthz").status_code == 200
+        time.sleep(0.5)
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/healthz").status_code == 200
+
+
+def test_connection_cap_frees_sockets(sims: dict[str, ProviderSimulator]) -> None:
+    """Past server.limits.max-connections a new connection is closed at once; once they go, /healthz answers."""
+    with serving(sims, server={"limits": {"max-connections": 4, "header-timeout": 30}}) as (served, _):
+        held = [socket.create_connection(("127.0.0.1", served.port), timeout=5) for _ in range(4)]
+        try:
+            extra = socket.create_connection(("127.0.0.1", served.port), timeout=5)
+            with extra:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                try:
+                    data = extra.recv(1024)
+                except ConnectionResetError:
+                    data = b""
+                assert data == b""
+        finally:
+            for sock in held:
+                sock.close()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                with httpx.Client(base_url=served.url, timeout=5) as fresh:
+                    assert fresh.get("/healthz").status_code == 200
+                break
+            except (httpx.TransportError, AssertionError):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+
+
+def test_huge_headers_are_refused(sims: dict[str, ProviderSimulator]) -> None:
+    """Request headers past server.limits.max-header-bytes are refused (431 whole, 400 in pieces)."""
+    with serving(sims, server={"limits": {"max-header-bytes": 2048}}) as (served, client):
+        response = client.get("/healthz", headers={"x-big": "a" * 4096})
+        assert response.status_code == 431
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 2000)
+            time.sleep(0.05)
+            sock.sendall(b"a" * 2000)
+            assert sock.recv(1024).startswith(b"HTTP/1.1 400")
+        assert client.get("/healthz").status_code == 200
+
+
+MGMT = "/v0/management/tppc"
+MGMT_KEY = "mgmt-key-for-attack-tests-0123"
+
+
+def test_browser_requests_never_reach_management(sims: dict[str, ProviderSimulator]) -> None:
+    """text/plain or cross-origin management requests are refused before authentication (415/403), so a web
+    page cannot lock the local admin out; an allowed Origin with JSON goes through."""
+    section = {"secret-key": MGMT_KEY, "allowed-origins": ["https://admin.example"]}
+    with serving(sims, **{"remote-management": section}) as (_, client):
+        for _ in range(10):
+            plain = client.post(MGMT, content=b'{"name":"x"}', headers={"content-type": "text/plain"})
+            assert plain.status_code == 415
+            foreign = client.post(MGMT, json={"name": "x"}, headers={"origin": "https://evil.example"})
+            assert foreign.status_code == 403
+            assert foreign.json()["error"]["code"] == "origin_not_allowed"
+            assert client.get(MGMT, headers={"origin": "null"}).status_code == 403
+        ok = client.get(MGMT, headers={"x-management-key": MGMT_KEY, "origin": "https://admin.example"})
+        assert ok.status_code == 200
+        assert client.get(MGMT, headers={"x-management-key": MGMT_KEY}).status_code == 200
