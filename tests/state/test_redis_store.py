@@ -34,7 +34,7 @@ class Op:
 
 ops = st.builds(
     Op,
-    name=st.sampled_from(["allow", "allow", "success", "failure", "failure", "block", "load"]),
+    name=st.sampled_from(["allow", "allow", "success", "failure", "failure", "block", "load", "reset"]),
     dt=st.sampled_from([0.0, 0.0, 0.5, 1.0, 29.999, 30.0, 61.0]) | st.floats(0, 200, allow_nan=False),
     open_now=st.booleans(),
     cooldown=st.sampled_from([0.0, 1.0, 30.0]) | st.floats(0, 120, allow_nan=False),
@@ -51,6 +51,8 @@ def apply(store: MemoryStore | RedisStore, op: Op, now: float, threshold: int, p
         return store.failure(KEY, now, failure_threshold=threshold, cooldown_s=op.cooldown, open_now=op.open_now)
     if op.name == "block":
         return store.block(KEY, now, now + op.deadline_in)
+    if op.name == "reset":
+        return store.reset(KEY, now)
     return store.load(KEY, now)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from tppc_router.config.schema import DEFAULT_MODEL
 from tppc_router.configfile.document import (
     delete_field,
     ensure_section,
@@ -79,10 +80,39 @@ def _fold_name(value: Any) -> str | None:
     return value.strip().casefold() if isinstance(value, str) and value.strip() else None
 
 
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def type_problems(fields: Mapping[str, Any], where: str) -> list[str]:
+    """What is mistyped in ``fields``: ``enabled`` must be a JSON boolean, ``order`` a JSON integer,
+    ``name``/``base-url``/``api-key`` strings (``null`` removes a field). ``"yes"``, ``1`` and ``"2"``
+    are refused rather than written to the file as they are. Never shows a value."""
+    problems: list[str] = []
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key == "enabled" and not isinstance(value, bool):
+            problems.append(f"{where}.enabled: must be true or false (a JSON boolean), got {_json_kind(value)}")
+        elif key == "order" and (isinstance(value, bool) or not isinstance(value, int)):
+            problems.append(f"{where}.order: must be an integer (a JSON number without quotes), "
+                            f"got {_json_kind(value)}")
+        elif key in ("name", "base-url", "api-key") and not isinstance(value, str):
+            problems.append(f"{where}.{key}: must be a string, got {_json_kind(value)}")
+    return problems
+
+
 def normalize_fields(value: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Request keys as the file spells them (``base_url`` -> ``base-url``), read-only GET keys dropped.
 
-    Raises :class:`ManagementError` (422) when two spellings of one key are given.
+    Raises :class:`ManagementError` (422) when two spellings of one key are given, or a
+    field has the wrong JSON type (:func:`type_problems`).
     """
     out: dict[str, Any] = {}
     for raw_key, item in value.items():
@@ -94,6 +124,9 @@ def normalize_fields(value: Mapping[str, Any], where: str) -> dict[str, Any]:
                 "invalid request body", status_code=422, problems=[f"{where}.{key}: given more than once"]
             )
         out[key] = item
+    problems = type_problems(out, where)
+    if problems:
+        raise ManagementError("invalid request body", status_code=422, problems=problems)
     return out
 
 
@@ -271,6 +304,8 @@ def _replace_models(doc: CommentedMap, models: Any) -> list[str]:
     current = tppc[key] if key is not None else None
     if models is None:
         return ["tppc.models"] if key is not None and delete_field(tppc, "models") else []
+    if key is None and models == [DEFAULT_MODEL]:
+        return []  # what the file already means by leaving models out (a GET body sent back)
     if isinstance(current, CommentedSeq) and isinstance(models, list):
         if list(current) == models:
             return []

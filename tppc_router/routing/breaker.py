@@ -190,6 +190,13 @@ def step_block(data: BreakerData, now: float, deadline: float) -> BreakerData:
     return _open(data, now, deadline)
 
 
+def step_reset(data: BreakerData, now: float) -> BreakerData:
+    """A fresh start (the provider's key or base-url changed): closed, no failure run, no
+    cooldown, no rate-limit block, no probe out. The lifetime counters stay."""
+    return replace(data, state=BreakerState.CLOSED, consecutive_failures=0, opened_until=None,
+                   probe_lease_until=None)
+
+
 @dataclass(frozen=True, slots=True)
 class BreakerSnapshot:
     """A read-only view of one breaker, for metrics and the management API."""
@@ -313,6 +320,10 @@ class CircuitBreaker:
         """Keep the provider out until clock time ``deadline``; never shortens."""
         self._apply(lambda data, now: step_block(data, now, deadline))
 
+    def reset(self) -> None:
+        """Start afresh (see :func:`step_reset`): closed, with no cooldown or rate-limit block."""
+        self._apply(step_reset)
+
     def snapshot(self) -> BreakerSnapshot:
         with self._lock:
             return BreakerSnapshot.of(self.provider, self.model, self._data, self.clock())
@@ -395,6 +406,11 @@ class BreakerRegistry:
     def for_provider(self, provider: str) -> list[CircuitBreaker]:
         with self._lock:
             return [b for (p, _), b in sorted(self._breakers.items()) if p == provider]
+
+    def reset(self, provider: str, models: Sequence[str] = ()) -> None:
+        """Give ``provider`` fresh breakers: every one it has here, and one per model in ``models``."""
+        for model in sorted({*(b.model for b in self.for_provider(provider)), *models}):
+            self.get(provider, model).reset()
 
     def forget(self, provider: str) -> None:
         """Drop every breaker of a provider (when it is removed from the config)."""

@@ -127,15 +127,26 @@ class TppcRouter:
     def targets(self, group: str) -> list[Target]:
         return list(self._state.targets.get(group, []))
 
-    def reload(self, settings: Settings) -> None:
-        """Swap the deployments atomically; calls in flight finish on what they started with."""
+    def reload(self, settings: Settings) -> list[str]:
+        """Swap the deployments atomically; calls in flight finish on what they started with.
+
+        A provider whose key or base-url changed starts with fresh breakers (no cooldown, no
+        rate-limit block): the old credential's failures say nothing about the new one.
+        Returns the names of those providers.
+        """
         new = self._build(settings)
-        removed = {c.provider for c in self._state.chain} - {c.provider for c in new.chain}
+        before = {c.provider: (c.base_url, c.api_key.get_secret_value()) for c in self._state.chain}
+        removed = set(before) - {c.provider for c in new.chain}
+        fresh = [c for c in new.chain
+                 if c.provider in before and before[c.provider] != (c.base_url, c.api_key.get_secret_value())]
         self._state = new
         self.policy = policy_from_settings(settings)
         self.engine.policy = self.policy
         for provider in removed:
             self.breakers.forget(provider)
+        for cred in fresh:
+            self.breakers.reset(cred.provider, cred.models)
+        return [c.provider for c in fresh]
 
     def state_backend_info(self) -> dict[str, Any]:
         """Where breaker state lives: ``{"backend": "memory"|"redis", "reachable": bool, "url": str | None}``

@@ -250,8 +250,10 @@ def _selector(body: Mapping[str, Any]) -> tuple[str | None, int | None]:
 # -- the write pipeline ------------------------------------------------------------------------------------
 
 
-async def _commit(runtime: Runtime, store: ConfigStore, mutator: Mutator) -> tuple[str, ...]:
-    """Propose, write, apply, under the write lock. Nothing changes unless all three succeed."""
+async def _commit(runtime: Runtime, store: ConfigStore, mutator: Mutator) -> tuple[tuple[str, ...], list[str]]:
+    """Propose, write, apply, under the write lock. Nothing changes unless all three succeed.
+
+    Returns the changed paths and the providers that start with fresh breakers."""
     async with runtime.write_lock:
         try:
             proposal = await run_in_threadpool(store.propose, mutator)
@@ -261,20 +263,20 @@ async def _commit(runtime: Runtime, store: ConfigStore, mutator: Mutator) -> tup
         except OSError as exc:
             raise ManagementError(f"cannot read {store.source}: {exc.strerror}", status_code=409) from None
         if proposal.unchanged or proposal.settings is None:
-            return ()
+            return (), []
         try:
             await run_in_threadpool(store.commit, proposal.new_text, expected=proposal.old_text,
                                     document=proposal.document)
         except OSError as exc:
             raise ManagementError(f"cannot write {store.source}: {exc.strerror}", status_code=500) from None
         try:
-            runtime.apply(proposal.settings)
+            fresh = runtime.apply(proposal.settings)
         except Exception as exc:  # noqa: BLE001 - roll the file back, whatever the router raised
             await run_in_threadpool(store.commit, proposal.old_text)
             logger.error("management write rolled back: the router refused the new config (%s)", type(exc).__name__)
             raise ManagementError("the router refused the new config; nothing was changed",
                                   status_code=500) from None
-        return proposal.changed
+        return proposal.changed, fresh
 
 
 async def _write(
@@ -285,7 +287,7 @@ async def _write(
     method = request.method
     try:
         mutator = prepare(await _json_body(request) if body else None)
-        changed = await _commit(runtime, store, mutator)
+        changed, fresh = await _commit(runtime, store, mutator)
     except ManagementError as exc:
         record_write(runtime, WriteEvent(method, str(caller), _outcome(exc.status_code), exc.status_code))
         raise
@@ -294,7 +296,8 @@ async def _write(
         raise
     outcome = "ok" if changed else "unchanged"
     record_write(runtime, WriteEvent(method, str(caller), outcome, status, changed))
-    content: dict[str, Any] = {"status": "ok", "changed": list(changed), "persisted": store.persistent}
+    content: dict[str, Any] = {"status": "ok", "changed": list(changed), "persisted": store.persistent,
+                               "fresh_start": fresh}
     if not store.persistent:
         content["note"] = MEMORY_NOTE
     content["tppc"] = tppc_view(runtime)

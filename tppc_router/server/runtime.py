@@ -65,15 +65,23 @@ class Runtime:
         """``settings`` with this process's --tppc/--no-tppc override applied."""
         return effective_settings(settings, self.tppc_override)
 
-    def apply(self, settings: Settings) -> None:
-        """Swap the router to ``settings`` (already validated); in-flight calls finish on the old one."""
-        self.router.reload(self.effective(settings))
+    def apply(self, settings: Settings) -> list[str]:
+        """Swap the router to ``settings`` (already validated); in-flight calls finish on the old one.
+
+        Returns the providers whose key or base-url changed: they start with fresh breakers and
+        rate-limit state (one log line each says so).
+        """
+        fresh = self.router.reload(self.effective(settings)) or []
+        for provider in fresh:
+            logger.info("provider %s: key or base-url changed: fresh breaker and rate-limit state", provider,
+                        extra={"event": "credential_changed", "provider": provider})
         self.file_settings = settings
         metrics = self.extras.get("metrics")
         record = getattr(metrics, "record_credentials", None)
         if callable(record):
             record(self.router.settings)
         log_router_state(self.router)
+        return fresh
 
     def get_upstream(self) -> Upstream:
         if self.upstream is None:

@@ -97,6 +97,9 @@ class FallbackStore:
     def load(self, key: BreakerKey, now: float) -> Outcome:
         return self._call(key, lambda store: store.load(key, now))
 
+    def reset(self, key: BreakerKey, now: float) -> Outcome:
+        return self._call(key, lambda store: store.reset(key, now))
+
     def _call(self, key: BreakerKey, op: Callable[[BreakerStore], Outcome]) -> Outcome:
         if self._reachable:
             try:

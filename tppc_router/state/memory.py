@@ -9,7 +9,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from tppc_router.routing.breaker import BreakerData, effective_state, step_allow, step_block, step_failure, step_success
+from tppc_router.routing.breaker import (
+    BreakerData,
+    effective_state,
+    step_allow,
+    step_block,
+    step_failure,
+    step_reset,
+    step_success,
+)
 
 from tppc_router.state.store import BreakerKey, Outcome
 
@@ -43,6 +51,9 @@ class MemoryStore:
 
     def load(self, key: BreakerKey, now: float) -> Outcome:
         return self._step(key, now, lambda data: (data, False))
+
+    def reset(self, key: BreakerKey, now: float) -> Outcome:
+        return self._step(key, now, lambda data: (step_reset(data, now), False))
 
     def put(self, key: BreakerKey, data: BreakerData) -> None:
         """Replace the data of ``key`` (the fallback store mirrors what Redis said here)."""

@@ -37,7 +37,8 @@ __all__ = ["INSTALL_HINT", "RedisStore", "import_redis"]
 
 INSTALL_HINT = "router.state.backend: 'redis' needs the redis package: pip install 'tppc-router[redis]'"
 
-# Mirrors tppc_router.routing.breaker: effective_state, _open, step_allow, step_success, step_failure, step_block.
+# Mirrors tppc_router.routing.breaker: effective_state, _open, step_allow, step_success, step_failure, step_block,
+# step_reset.
 _SCRIPT = """
 local key, probe = KEYS[1], KEYS[2]
 local op, now, owner = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -128,6 +129,13 @@ elseif op == 'block' then
     end
     changed = true
   end
+elseif op == 'reset' then
+  d.state = 'closed'
+  d.consecutive_failures = 0
+  d.opened_until = nil
+  d.probe_lease_until = nil
+  redis.call('DEL', probe)
+  changed = true
 elseif op ~= 'load' then
   return redis.error_reply('unknown breaker operation ' .. op)
 end
@@ -220,6 +228,9 @@ class RedisStore:
 
     def load(self, key: BreakerKey, now: float) -> Outcome:
         return self._run(key, "load", now)
+
+    def reset(self, key: BreakerKey, now: float) -> Outcome:
+        return self._run(key, "reset", now)
 
     # -- connection -------------------------------------------------------------------
 

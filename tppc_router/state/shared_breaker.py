@@ -102,6 +102,10 @@ class SharedCircuitBreaker(CircuitBreaker):
         remaining = deadline - self.clock()
         self._run(lambda now: self.store.block(self.key, now, now + remaining))
 
+    def reset(self) -> None:
+        """Start afresh in the store, for every instance (see :func:`step_reset`)."""
+        self._run(lambda now: self.store.reset(self.key, now))
+
     def refresh(self) -> None:
         """Read the store (what the other instances did) without changing anything."""
         self._run(lambda now: self.store.load(self.key, now))

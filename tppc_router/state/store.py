@@ -1,4 +1,4 @@
-"""What a breaker store is: the five operations, their result, and the one error.
+"""What a breaker store is: the six operations, their result, and the one error.
 
 A store keeps one :class:`~tppc_router.routing.breaker.BreakerData` per
 :class:`BreakerKey` and applies the breaker transitions to it atomically. Every
@@ -54,6 +54,8 @@ class BreakerStore(Protocol):
     def block(self, key: BreakerKey, now: float, deadline: float) -> Outcome: ...
 
     def load(self, key: BreakerKey, now: float) -> Outcome: ...
+
+    def reset(self, key: BreakerKey, now: float) -> Outcome: ...
 
 
 class StateUnavailableError(TppcRouterError):
