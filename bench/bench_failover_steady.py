@@ -123,7 +123,7 @@ async def timed(v: Variant, record: bool) -> float:
 
 
 def primary_open(router: Any) -> bool:
-    return any(row["name"] == "primary" and row["state"] == "open" for row in router.provider_states())
+    return any(row.name == "primary" and row.state == "open" for row in router.provider_states())
 
 
 async def run(args: argparse.Namespace, fleet: SimFleet) -> tuple[list[Variant], float]:

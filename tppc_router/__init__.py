@@ -22,6 +22,7 @@ from tppc_router.routing.failover import FailureKind, RouterPolicy
 from tppc_router.config.loader import load_settings
 from tppc_router.masking import mask
 from tppc_router.routing.router import TppcRouter
+from tppc_router.routing.status import ProviderStatus
 
 __all__ = [
     "AllProvidersCoolingError",
@@ -36,6 +37,7 @@ __all__ = [
     "Outcome",
     "ProviderConfig",
     "ProviderError",
+    "ProviderStatus",
     "RouterPolicy",
     "Settings",
     "StreamInterruptedError",

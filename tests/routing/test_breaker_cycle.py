@@ -98,7 +98,7 @@ async def test_reload_swaps_while_streams_in_flight(make_router: RouterFactory,
         assert types[-1] == "response.completed" and stream.provider == "slow"
         after = await router.aresponses(model="gpt-5", input="hi")
         assert provider_of(after) == "backup"
-        assert [s["name"] for s in router.provider_states()] == ["backup"]
+        assert [s.name for s in router.provider_states()] == ["backup"]
     finally:
         slow.stop()
 

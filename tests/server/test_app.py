@@ -70,7 +70,7 @@ def test_tppc_never_serves_a_disabled_provider(live_server: StartServer, primary
     settings = settings_from_data({"tppc": {"providers": entries}}, env={})
     live = live_server(settings, tppc_override=True)
     assert httpx.post(live.base_url + "/responses", json=BODY).headers["x-tppc-provider"] == "backup"
-    states = {row["name"]: row["enabled"] for row in live.runtime.router.provider_states()}
+    states = {row.name: row.enabled for row in live.runtime.router.provider_states()}
     assert states == {"primary": False, "backup": True}
     assert primary.requests == []
 

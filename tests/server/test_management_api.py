@@ -289,7 +289,7 @@ def test_delete_removes_and_unknown_is_404(live: Served) -> None:
     response = live.client.delete(ROUTE, params={"name": "beta"})
     assert response.status_code == 200
     assert [p["name"] for p in file_providers(live)] == ["alpha", "gamma"]
-    assert "beta" not in {p["name"] for p in live.runtime.router.provider_states()}
+    assert "beta" not in {p.name for p in live.runtime.router.provider_states()}
     assert live.client.delete(ROUTE, params={"name": "beta"}).status_code == 404
     assert live.client.delete(ROUTE).status_code == 422
     assert live.client.delete(ROUTE, params={"index": "x"}).status_code == 422

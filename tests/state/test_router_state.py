@@ -58,8 +58,8 @@ def test_router_builds_the_redis_registry_and_reports_it(shared_redis: RedisServ
         assert isinstance(router.breakers, SharedBreakerRegistry)
         assert provider_of(router.completion(model="gpt-5", messages=MESSAGES)) == "primary"
         assert router.state_backend_info() == {"backend": "redis", "reachable": True, "url": shared_redis.url}
-        states = {row["name"]: row for row in router.provider_states()}
-        assert states["primary"]["breakers"][0]["total_successes"] == 1
+        states = {row.name: row for row in router.provider_states()}
+        assert states["primary"].breakers[0].total_successes == 1
     finally:
         router.close()
 

@@ -13,6 +13,7 @@ from tppc_router import (
     credential_chain,
     load_settings,
     mask,
+    ProviderStatus,
 )
 
 
@@ -22,7 +23,8 @@ def usage() -> None:
     router = TppcRouter.from_config("config.yaml")
     reply: Any = router.completion(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
     stream: Any = router.responses(model="gpt-5", input="hi", stream=True)
-    states: list[dict[str, Any]] = router.provider_states()
+    states: list[ProviderStatus] = router.provider_states()
+    rows: list[dict[str, Any]] = [state.as_dict() for state in states]
     router.reload(settings)
     deployments: list[dict[str, Any]] = build_model_list(settings)
     masked: str = mask("sk-abcdefgh12345678")
@@ -32,7 +34,7 @@ def usage() -> None:
         print(error.attempts, error.status_code, error.body)
     except StreamInterruptedError as interrupted:
         print(interrupted.text, interrupted.provider)
-    print(reply, stream, states, deployments, masked, credential_chain(settings), router.litellm_router)
+    print(reply, stream, states, rows, deployments, masked, credential_chain(settings), router.litellm_router)
 
 
 async def async_usage(router: TppcRouter) -> None:

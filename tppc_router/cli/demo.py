@@ -134,7 +134,7 @@ def run_demo(console: Console, *, on_step: Callable[[int], None] | None = None) 
                 attempts = []
                 answered = f"[red]{type(exc).__name__}[/red]"
             elapsed = (time.perf_counter() - started) * 1000
-            states = "/".join(s["state"] for s in router.provider_states())
+            states = "/".join(s.state for s in router.provider_states())
             table.add_row(str(number), step.phase, kind, answered, _attempts_text(attempts), states, f"{elapsed:.0f}")
             if on_step is not None:
                 on_step(number)

@@ -300,10 +300,10 @@ def log_models(router: TppcRouter) -> None:
 
 def log_provider_states(router: TppcRouter) -> None:
     for row in router.provider_states():
-        if not row["enabled"]:
-            breaker_log.info("provider %s: disabled", row["name"])
+        if not row.enabled:
+            breaker_log.info("provider %s: disabled", row.name)
             continue
-        breaker_log.info("provider %s: %s (priority %s)", row["name"], row["state"], row["priority"])
+        breaker_log.info("provider %s: %s (priority %s)", row.name, row.state, row.priority)
 
 
 def log_router_state(router: TppcRouter) -> None:

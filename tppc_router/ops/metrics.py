@@ -243,12 +243,10 @@ def _provider_gauges(router: TppcRouter) -> Iterator[GaugeMetricFamily]:
     breaker = GaugeMetricFamily("tppc_breaker_state", "Breaker state: 0 closed, 1 half-open, 2 open.",
                                 labels=["provider", "model"])
     for row in router.provider_states():
-        name = _label(row["name"])
-        by_state[str(row["state"])] += 1
-        enabled.add_metric([name], 1 if row["enabled"] else 0)
-        if not row["enabled"]:
-            continue
-        for b in router.breakers.for_provider(row["name"]):
+        name = _label(row.name)
+        by_state[row.state] += 1
+        enabled.add_metric([name], 1 if row.enabled else 0)
+        for b in row.breakers:
             breaker.add_metric([name, _label(b.model)], BREAKER_STATE_VALUES.get(b.state.value, 0))
     providers = GaugeMetricFamily("tppc_providers", "Configured providers by state (breaker state, or disabled).",
                                   labels=["state"])

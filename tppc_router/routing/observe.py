@@ -15,7 +15,7 @@ from typing import Any
 from tppc_router.errors import Attempt, Outcome
 from tppc_router.masking import get_logger
 
-__all__ = ["CompositeObserver", "FailoverLog", "ProviderStats"]
+__all__ = ["CompositeObserver", "FailoverLog", "ProviderCounters", "ProviderStats"]
 
 logger = get_logger("tppc_router.routing.failover")
 
@@ -43,6 +43,18 @@ class FailoverLog:
 class _Counts:
     outcomes: Counter[str] = field(default_factory=Counter)
     recent: deque[bool] = field(default_factory=lambda: deque(maxlen=100))
+    last_error: str = ""
+    last_latency_ms: float | None = None
+    failovers_from: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCounters:
+    """One provider's counters at one moment (see :class:`ProviderStats`)."""
+
+    requests: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    error_rate: float = 0.0
     last_error: str = ""
     last_latency_ms: float | None = None
     failovers_from: int = 0
@@ -76,18 +88,18 @@ class ProviderStats:
     def on_stream_start(self, provider: str, group: str, seconds: float) -> None:
         pass
 
-    def snapshot(self, provider: str) -> dict[str, Any]:
+    def snapshot(self, provider: str) -> ProviderCounters:
         with self._lock:
             counts = self._counts.get(provider, _Counts())
             recent = list(counts.recent)
-            return {
-                "requests": sum(counts.outcomes.values()),
-                "outcomes": dict(counts.outcomes),
-                "error_rate": round(1 - sum(recent) / len(recent), 3) if recent else 0.0,
-                "last_error": counts.last_error,
-                "last_latency_ms": counts.last_latency_ms,
-                "failovers_from": counts.failovers_from,
-            }
+            return ProviderCounters(
+                requests=sum(counts.outcomes.values()),
+                outcomes=dict(counts.outcomes),
+                error_rate=round(1 - sum(recent) / len(recent), 3) if recent else 0.0,
+                last_error=counts.last_error,
+                last_latency_ms=counts.last_latency_ms,
+                failovers_from=counts.failovers_from,
+            )
 
 
 class CompositeObserver:

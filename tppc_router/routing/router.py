@@ -9,7 +9,6 @@ not ours go straight to litellm.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from tppc_router.routing.observe import CompositeObserver, FailoverLog, Provider
 from tppc_router.routing.policy import policy_from_settings
 from tppc_router.routing.portal import Portal, SyncStream
 from tppc_router.state import backend_info, close_registry, registry_from_settings
+from tppc_router.routing.status import ProviderStatus, provider_statuses
 from tppc_router.routing.stream import FailoverStream, open_stream
 from tppc_router.routing.trackers import ChatTracker, ResponsesTracker, event_view
 
@@ -153,33 +153,12 @@ class TppcRouter:
         (the URL masked; ``reachable`` is False while Redis is away and local state is used)."""
         return backend_info(self.breakers)
 
-    def provider_states(self) -> list[dict[str, Any]]:
-        """Each configured provider: enabled, priority, breaker state per model, counters."""
+    def provider_states(self) -> list[ProviderStatus]:
+        """Each configured provider: enabled, priority, breaker state per model, counters
+        (``status.as_dict()`` for JSON)."""
         state = self._state
-        serving = {c.provider: c for c in state.chain}
-        rows: list[dict[str, Any]] = []
-        names: list[tuple[str, str, bool]] = []
-        if state.settings.packycode.enabled or "packycode" in serving and serving["packycode"].source == "packycode":
-            names.append(("packycode", "packycode", "packycode" in serving))
-        names += [(p.name, "tppc", p.enabled and p.name in serving) for p in state.settings.tppc.providers]
-        for name, source, enabled in names:
-            cred = serving.get(name) if enabled else None
-            breakers = [_snapshot_dict(b.snapshot()) for b in self.breakers.for_provider(name)] if enabled else []
-            states = {b["state"] for b in breakers}
-            rows.append(
-                {
-                    "name": name,
-                    "source": source,
-                    "enabled": enabled,
-                    "priority": cred.priority if cred else None,
-                    "base_url": cred.base_url if cred else None,
-                    "state": "disabled" if not enabled else ("open" if "open" in states else
-                                                               "half_open" if "half_open" in states else "closed"),
-                    "breakers": breakers,
-                    **self.stats.snapshot(name),
-                }
-            )
-        return rows
+        breakers = {c.provider: [b.snapshot() for b in self.breakers.for_provider(c.provider)] for c in state.chain}
+        return provider_statuses(state.settings, state.chain, breakers, self.stats)
 
     # -- calls ----------------------------------------------------------------------
 
@@ -334,14 +313,6 @@ async def _call(owner: Any, method: str, **kwargs: Any) -> Any:
     if method.startswith("a"):
         return await function(**kwargs)
     return await asyncio.to_thread(function, **kwargs)
-
-
-def _snapshot_dict(snapshot: Any) -> dict[str, Any]:
-    data = dataclasses.asdict(snapshot)
-    data["state"] = snapshot.state.value
-    if data.get("retry_in_s") is not None:
-        data["retry_in_s"] = round(data["retry_in_s"], 3)
-    return data
 
 
 def _is_context_window(exc: BaseException) -> bool:

@@ -45,21 +45,19 @@ def provider_readiness(tppc: TppcRouter) -> list[dict[str, Any]]:
     prober = prober_for(tppc)
     rows: list[dict[str, Any]] = []
     for row in tppc.provider_states():
-        snapshots = [b.snapshot() for b in tppc.breakers.for_provider(row["name"])] if row["enabled"] else []
-        available = bool(row["enabled"]) and (
-            not snapshots or any(s.state is not BreakerState.OPEN for s in snapshots)
-        )
+        snapshots = row.breakers
+        available = row.enabled and (not snapshots or any(s.state is not BreakerState.OPEN for s in snapshots))
         retry = [s.retry_in_s for s in snapshots if s.state is BreakerState.OPEN and s.retry_in_s is not None]
         next_in: float | None = None
-        if row["enabled"] and not available and retry:
+        if row.enabled and not available and retry:
             earliest = min(retry)
             next_in = prober.next_probe_in(earliest) if prober is not None else earliest
         rows.append(
             {
-                "name": row["name"],
-                "enabled": bool(row["enabled"]),
-                "priority": row["priority"],
-                "state": row["state"],
+                "name": row.name,
+                "enabled": row.enabled,
+                "priority": row.priority,
+                "state": row.state,
                 "available": available,
                 "next_probe_in_s": None if next_in is None else round(next_in, 1),
             }
@@ -105,17 +103,17 @@ def status_document(runtime: Runtime) -> dict[str, Any]:
     readiness_rows = {r["name"]: r for r in provider_readiness(tppc)}
     providers = []
     for row in tppc.provider_states():
-        extra = readiness_rows.get(row["name"], {})
+        extra = readiness_rows.get(row.name, {})
         providers.append(
             {
-                "name": row["name"],
-                "enabled": bool(row["enabled"]),
-                "priority": row["priority"],
-                "state": row["state"],
-                "requests": row.get("requests", 0),
-                "error_rate": row.get("error_rate", 0.0),
-                "last_latency_ms": row.get("last_latency_ms"),
-                "failovers": row.get("failovers_from", 0),
+                "name": row.name,
+                "enabled": row.enabled,
+                "priority": row.priority,
+                "state": row.state,
+                "requests": row.requests,
+                "error_rate": row.error_rate,
+                "last_latency_ms": row.last_latency_ms,
+                "failovers": row.failovers_from,
                 "next_probe_in_s": extra.get("next_probe_in_s"),
             }
         )

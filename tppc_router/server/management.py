@@ -149,10 +149,10 @@ def _override(value: bool | None) -> str | None:
 def tppc_view(runtime: Runtime) -> dict[str, Any]:
     """The ``tppc`` section as GET shows it: keys masked, each provider with its live state."""
     settings = runtime.file_settings or runtime.settings
-    live = {row["name"]: row for row in runtime.router.provider_states() if row.get("source") == "tppc"}
+    live = {row.name: row for row in runtime.router.provider_states() if row.source == "tppc"}
     providers = []
     for provider in settings.tppc.providers:
-        row = live.get(provider.name, {})
+        row = live.get(provider.name)
         providers.append({
             "name": provider.name,
             "enabled": provider.enabled,
@@ -160,8 +160,8 @@ def tppc_view(runtime: Runtime) -> dict[str, Any]:
             "api-key": provider.api_key.masked if provider.api_key is not None else None,
             "api-key-source": provider.key_source,
             "order": provider.order,
-            "priority": row.get("priority"),
-            "state": row.get("state", "disabled"),
+            "priority": row.priority if row is not None else None,
+            "state": row.state if row is not None else "disabled",
         })
     return {"models": list(settings.tppc.models), "override": _override(runtime.tppc_override),
             "providers": providers}
