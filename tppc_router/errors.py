@@ -13,10 +13,18 @@
 Messages name the provider and the config path, never a key. Errors that reach
 clients are "OpenAI-style": they carry ``status_code``, ``type``, ``code`` and a
 ``body`` of the form ``{"error": {...}}`` that openai clients understand.
+
+Once litellm is imported (a router was built), ``ProviderError`` and
+``AllProvidersFailedError`` (and their subclasses) are raised as subclasses of the
+matching LiteLLM exception too (``litellm.RateLimitError``, ``litellm.Timeout``, ...,
+always ``litellm.APIError``), so ``except litellm.RateLimitError`` or ``except
+openai.APIError`` catches them; the rule is in ``tppc_router/routing/litellm_errors.py``.
+This module never imports litellm.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -44,6 +52,10 @@ class TppcRouterError(Exception):
     status_code: int = 500
     type: str = "tppc_router_error"
     code: str | None = None
+
+    def __init__(self, *args: Any) -> None:
+        # Exception's own constructor, never a LiteLLM exception's (see _as_litellm).
+        Exception.__init__(self, *args)
 
     @property
     def message(self) -> str:
@@ -153,10 +165,39 @@ class Attempt:
         return f"{self.provider} [{self.outcome.value}{status}]{reason} ({self.duration_s * 1000:.0f} ms)"
 
 
+def _as_litellm(cls: type, class_name: str) -> type:
+    """``cls``, or once litellm is imported, ``cls`` that is also ``litellm.<class_name>``."""
+    if "litellm" not in sys.modules:
+        return cls
+    from tppc_router.routing.litellm_errors import flavored
+
+    return flavored(cls, class_name)
+
+
+def _fill_litellm_fields(error: TppcRouterError, *, model: str | None, provider: str | None) -> None:
+    litellm = sys.modules.get("litellm")
+    if litellm is None or not isinstance(error, getattr(litellm, "APIError", ())):
+        return  # a plain error (litellm not imported)
+    from tppc_router.routing.litellm_errors import fill_litellm_fields
+
+    fill_litellm_fields(error, model=model, provider=provider)
+
+
 class ProviderError(TppcRouterError):
     """One provider failed. ``reason`` has already been masked."""
 
     type = "api_error"
+    _litellm_class: str | None = None  # fixed LiteLLM class; None: from ``kind``
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ProviderError:
+        from_kind = cls._litellm_class
+        if from_kind is None and "litellm" in sys.modules:
+            from tppc_router.routing.litellm_errors import litellm_class_for
+
+            from_kind = litellm_class_for([str(kwargs.get("kind", "provider_error"))])
+        flavored = _as_litellm(cls, from_kind) if from_kind else cls
+        error: ProviderError = super().__new__(flavored)
+        return error
 
     def __init__(
         self,
@@ -175,6 +216,7 @@ class ProviderError(TppcRouterError):
         self._body = body
         if status_code is not None:
             self.status_code = status_code
+        _fill_litellm_fields(self, model=None, provider=provider)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -188,6 +230,7 @@ class StreamInterruptedError(ProviderError):
     complete: ``text`` is what was delivered before the cut."""
 
     code = "stream_interrupted"
+    _litellm_class = "APIConnectionError"
 
     def __init__(self, message: str, *, provider: str, text: str, cause_kind: str) -> None:
         super().__init__(message, provider=provider, status_code=502, kind=cause_kind)
@@ -201,6 +244,17 @@ class AllProvidersFailedError(TppcRouterError):
     status_code = 502
     type = "api_error"
     code = "all_providers_failed"
+    _cooling = False
+
+    def __new__(cls, model: str, attempts: Sequence[Attempt], *, retry_after: float | None = None
+                ) -> AllProvidersFailedError:
+        flavored = cls
+        if "litellm" in sys.modules:
+            from tppc_router.routing.litellm_errors import litellm_class_for
+
+            flavored = _as_litellm(cls, litellm_class_for([a.outcome for a in attempts], cooling=cls._cooling))
+        error: AllProvidersFailedError = super().__new__(flavored)
+        return error
 
     def __init__(self, model: str, attempts: Sequence[Attempt], *, retry_after: float | None = None) -> None:
         self.model = model
@@ -208,6 +262,10 @@ class AllProvidersFailedError(TppcRouterError):
         self.retry_after = retry_after
         lines = "; ".join(a.describe() for a in self.attempts) or "no provider is enabled"
         super().__init__(f"all providers failed for model {model!r}: {lines}")
+        failed = {a.outcome for a in self.attempts} - {"ok", "skipped"}
+        if failed == {"rate_limited"}:
+            self.status_code = 429  # every provider answered 429: a rate limit, as the gateway says too
+        _fill_litellm_fields(self, model=model, provider=None)
 
     @property
     def body(self) -> dict[str, Any]:
@@ -222,6 +280,7 @@ class AllProvidersCoolingError(AllProvidersFailedError):
     status_code = 429
     type = "rate_limit_error"
     code = "all_providers_cooling_down"
+    _cooling = True
 
 
 class ManagementError(TppcRouterError):

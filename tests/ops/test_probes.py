@@ -110,9 +110,9 @@ async def test_probes_follow_the_live_setting(make_router: RouterFactory, sims: 
         assert responses_calls(sims["primary"]) == 0
         prober = prober_for(router)
         assert prober is not None and prober.next_run_at is None
-        section = router.settings.router.model_copy(
+        section = router.tppc_settings.router.model_copy(
             update={"health_check": HealthCheckSection(enabled=True, interval=7)})
-        router.reload(router.settings.model_copy(update={"router": section}))
+        router.reload(router.tppc_settings.model_copy(update={"router": section}))
         while await gate.get() != 7:
             pass
         assert responses_calls(sims["primary"]) == 1
@@ -124,7 +124,7 @@ async def test_probes_follow_the_live_setting(make_router: RouterFactory, sims: 
 async def test_fixed_settings_that_are_off_start_nothing(make_router: RouterFactory) -> None:
     """start_probes with a disabled health-check section starts no task."""
     router = make_router()
-    assert start_probes(router, router.settings) is None
+    assert start_probes(router, router.tppc_settings) is None
 
 
 async def test_probe_request_is_tiny_and_carries_the_providers_key(make_router: RouterFactory,

@@ -47,7 +47,7 @@ def test_as_dict_keeps_the_json_shape(make_router: RouterFactory, sims: dict[str
 def test_disabled_provider_reports_disabled(make_router: RouterFactory) -> None:
     """A provider that does not serve (here: nothing listening, disabled) is reported disabled with no breakers."""
     router = make_router(names=("primary", "backup"))
-    settings = router.settings.model_copy(deep=True)
+    settings = router.tppc_settings.model_copy(deep=True)
     settings.tppc.providers[1].enabled = False
     router.reload(settings)
     backup = router.provider_states()[1]

@@ -21,6 +21,9 @@ def usage() -> None:
     settings: Settings = load_settings("config.yaml")
     router = TppcRouter(settings, model_list=[{"model_name": "mine", "litellm_params": {"model": "openai/x"}}])
     router = TppcRouter.from_config("config.yaml")
+    router = TppcRouter.from_tppc_config("config.yaml", model_list=[], num_retries=2)
+    router = TppcRouter(model_list=[], tppc_settings=settings, fallbacks=[{"gpt-5": ["mine"]}])
+    tppc: Settings = router.tppc_settings
     reply: Any = router.completion(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
     stream: Any = router.responses(model="gpt-5", input="hi", stream=True)
     states: list[ProviderStatus] = router.provider_states()
@@ -34,7 +37,7 @@ def usage() -> None:
         print(error.attempts, error.status_code, error.body)
     except StreamInterruptedError as interrupted:
         print(interrupted.text, interrupted.provider)
-    print(reply, stream, states, rows, deployments, masked, credential_chain(settings), router.litellm_router)
+    print(reply, stream, states, rows, deployments, masked, credential_chain(settings), router.litellm_router, tppc)
 
 
 async def async_usage(router: TppcRouter) -> None:

@@ -309,7 +309,7 @@ def log_provider_states(router: TppcRouter) -> None:
 def log_router_state(router: TppcRouter) -> None:
     """Log each credential resolution, model group and provider state. Call at start
     and after every config change."""
-    log_credentials(router.settings)
+    log_credentials(router.tppc_settings)
     log_models(router)
     log_provider_states(router)
 

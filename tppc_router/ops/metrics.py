@@ -128,7 +128,7 @@ class Metrics:
         self.clock = router.clock
         router.observer.add(self)
         router.breakers.add_listener(self.on_breaker_change)
-        self.record_credentials(router.settings)
+        self.record_credentials(router.tppc_settings)
         return self
 
     def render(self) -> bytes:
@@ -193,7 +193,7 @@ class Metrics:
         """(backend, reachable): a check set here wins, then what the router's breaker
         registry reports (``TppcRouter.state_backend_info()``); memory is always reachable."""
         router = self._router
-        backend = router.settings.router.state.backend if router is not None else "memory"
+        backend = router.tppc_settings.router.state.backend if router is not None else "memory"
         with self._lock:
             check, reachable = self._reachable_check, self._backend_reachable
         if check is not None:

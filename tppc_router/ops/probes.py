@@ -146,7 +146,7 @@ class Prober:
 
     @property
     def health(self) -> HealthCheckSection:
-        return self._settings if self._settings is not None else self.router.settings.router.health_check
+        return self._settings if self._settings is not None else self.router.tppc_settings.router.health_check
 
     def _upstream(self) -> Upstream:
         if self._client is None:
@@ -262,7 +262,7 @@ async def probe_once(
     on_result: OnResult | None = None,
 ) -> list[ProbeResult]:
     """Probe every (provider, model) of ``router`` once and apply the outcomes."""
-    settings = router.settings.router.health_check
+    settings = router.tppc_settings.router.health_check
     if timeout is not None:
         settings = settings.model_copy(update={"timeout": timeout})
     prober = Prober(router, settings, client=client, on_result=on_result, clock=router.clock)

@@ -1,18 +1,21 @@
 """``TppcRouter``: a drop-in for ``litellm.Router`` with priority failover.
 
-The wrapped ``litellm.Router`` holds every deployment (ours and the caller's) and
+The wrapped ``litellm.Router`` holds every deployment (the caller's, then ours) and
 makes each provider call; the :class:`Engine` decides which provider to call,
 when to retry, fail over, or return an error as is. Requests for groups that are
-not ours go straight to litellm.
+not ours go straight to the wrapped router, untouched: its defaults, retries,
+cooldowns, fallbacks and errors. Attribute reads and writes that are not ours reach
+the wrapped router too (see docs/drop-in.md for why this is a wrapper and what differs).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from tppc_router.routing._litellm import load_litellm
 from tppc_router.routing.affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
@@ -22,7 +25,6 @@ from tppc_router.config.schema import Settings
 from tppc_router.config.deployments import Credential, build_model_list, credential_chain, pinned_group
 from tppc_router.routing.engine import Engine, Target, TargetAttempt
 from tppc_router.errors import Attempt
-from tppc_router.routing.failover import FailureKind, classify
 from tppc_router.routing.observe import CompositeObserver, FailoverLog, ProviderStats
 from tppc_router.routing.policy import policy_from_settings
 from tppc_router.routing.portal import Portal, SyncStream
@@ -30,6 +32,13 @@ from tppc_router.state import backend_info, close_registry, registry_from_settin
 from tppc_router.routing.status import ProviderStatus, provider_statuses
 from tppc_router.routing.stream import FailoverStream, open_stream
 from tppc_router.routing.trackers import ChatTracker, ResponsesTracker, event_view
+from tppc_router.routing.dropin import (
+    PINNED_CALL_FLAGS,
+    fallback_groups,
+    pop_fallback_overrides,
+    tppc_deployments,
+    add_model_hint,
+)
 
 __all__ = ["TppcRouter"]
 
@@ -68,16 +77,29 @@ class TppcRouter:
     ``_hidden_params["tppc_attempts"]``.
     """
 
+    # Our own members: reads and writes of any other name reach the wrapped litellm.Router.
+    _OWN: ClassVar[frozenset[str]] = frozenset({
+        "policy", "clock", "breakers", "stats", "observer", "engine", "affinity",
+        "_owns_breakers", "_extra", "_router_args", "_router_kwargs", "_writes", "_portal", "_state",
+    })
+
     def __init__(
         self,
-        settings: Settings,
-        model_list: Sequence[Mapping[str, Any]] | None = None,
-        *,
+        *router_args: Any,
+        tppc_settings: Settings | None = None,
         clock: Clock = monotonic,
         breakers: BreakerRegistry | None = None,
         observers: Sequence[Any] = (),
         **router_kwargs: Any,
     ) -> None:
+        """``TppcRouter(settings, model_list=..., **router_kwargs)`` (tppc settings first), or
+        ``TppcRouter(model_list=..., ...)`` with ``litellm.Router``'s own arguments and
+        ``tppc_settings=`` (none: no tppc provider, a plain ``litellm.Router``)."""
+        if router_args and isinstance(router_args[0], Settings):
+            if tppc_settings is not None:
+                raise TypeError("TppcRouter() got the tppc settings twice (positionally and as tppc_settings=)")
+            tppc_settings, router_args = router_args[0], router_args[1:]
+        settings = tppc_settings if tppc_settings is not None else Settings()
         self.policy = policy_from_settings(settings)
         self.clock = clock
         self._owns_breakers = breakers is None
@@ -88,32 +110,52 @@ class TppcRouter:
         self.observer = CompositeObserver([self.stats, FailoverLog(), *observers])
         self.engine = Engine(self.policy, self.breakers, clock=clock, observer=self.observer)
         self.affinity = AffinityMap()
+        model_list = router_args[0] if router_args else router_kwargs.pop("model_list", None)
         self._extra = [dict(d) for d in (model_list or [])]
-        self._context_window_fallbacks: list[dict[str, list[str]]] = list(
-            router_kwargs.pop("context_window_fallbacks", None) or []
-        )
-        self._router_kwargs = {"num_retries": 0, "disable_cooldowns": True, **router_kwargs}
+        self._router_args = tuple(router_args[1:])
+        self._router_kwargs = dict(router_kwargs)  # litellm.Router's own defaults apply to the caller's groups
+        self._writes: dict[str, Any] = {}  # attribute writes, replayed on the router a reload builds
         self._portal = Portal()
         self._state = self._build(settings)
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> TppcRouter:
-        """Load, sanitize and validate ``path`` (see :func:`load_settings`), then build."""
+    def from_config(cls, config: Any = None, *args: Any, **kwargs: Any) -> TppcRouter:
+        """A tppc config file (a path, or None for the default search; see :func:`load_settings`) as
+        :meth:`from_tppc_config`; anything else (a litellm ``RouterConfig``) as
+        ``litellm.Router.from_config(config, ...)``, wrapped, with no tppc provider."""
+        if config is None or isinstance(config, str | os.PathLike):
+            return cls.from_tppc_config(config, *args, **kwargs)
+        router = load_litellm().Router.from_config(config, *args, **kwargs)
+        instance = cls()
+        instance._state = dataclasses.replace(instance._state, router=router)
+        return instance
+
+    @classmethod
+    def from_tppc_config(cls, path: str | os.PathLike[str] | None = None, *router_args: Any,
+                         **router_kwargs: Any) -> TppcRouter:
+        """Load, sanitize and validate the tppc config ``path`` (see :func:`load_settings`), then build
+        with any ``litellm.Router`` arguments (``model_list=``, ``fallbacks=``, ``num_retries=`` ...)."""
         from tppc_router.config.loader import load_settings
 
-        return cls(load_settings(path), **kwargs)
+        return cls(load_settings(path), *router_args, **router_kwargs)
 
     def _build(self, settings: Settings) -> _State:
         litellm = load_litellm()
-        model_list = build_model_list(settings) + [dict(d) for d in self._extra]
-        router = litellm.Router(model_list=model_list, **self._router_kwargs)
+        model_list = [dict(d) for d in self._extra] + tppc_deployments(build_model_list(settings))
+        if self._router_args:
+            router = litellm.Router(model_list, *self._router_args, **self._router_kwargs)
+        else:
+            router = litellm.Router(model_list=model_list, **self._router_kwargs)
+        for name, value in self._writes.items():
+            setattr(router, name, value)
         chain = credential_chain(settings)
         return _State(settings, router, targets_for(chain), chain)
 
     # -- public state -------------------------------------------------------------
 
     @property
-    def settings(self) -> Settings:
+    def tppc_settings(self) -> Settings:
+        """The tppc settings in force (``settings()`` is litellm.Router's own)."""
         return self._state.settings
 
     @property
@@ -163,8 +205,8 @@ class TppcRouter:
     # -- calls ----------------------------------------------------------------------
 
     def _explicit(self, model: str, kwargs: dict[str, Any]) -> list[Target] | None:
-        if "api_key" not in kwargs and "api_base" not in kwargs:
-            return None
+        if model not in self._state.targets or ("api_key" not in kwargs and "api_base" not in kwargs):
+            return None  # another group's per-request credential is litellm's to use
         chain = credential_chain(self._state.settings, api_key=kwargs.pop("api_key", None),
                                  api_base=kwargs.pop("api_base", None))
         cred = chain[0]  # the explicit credential, alone
@@ -173,6 +215,8 @@ class TppcRouter:
     def _call_kwargs(self, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         kw = dict(kwargs)
         kw["num_retries"] = 0
+        if ta.target.call_group:
+            kw.update(PINNED_CALL_FLAGS)  # one attempt, no litellm fallbacks or cooldowns: the engine decides
         kw["timeout"] = max(0.001, min(float(kw.get("timeout") or self.policy.timeout_s), ta.remaining))
         if not ta.target.call_group:  # explicit credential: call it whole, not through a deployment
             kw.update(api_key=ta.target.api_key.get_secret_value(), api_base=ta.target.base_url)
@@ -203,9 +247,6 @@ class TppcRouter:
         hidden["tppc_attempts"] = [a.as_dict() for a in attempts]
         return result
 
-    def _fallback_groups(self, model: str) -> list[str]:
-        return [fb for entry in self._context_window_fallbacks for fb in entry.get(model, [])]
-
     async def _run(self, method: str, model: str, kwargs: dict[str, Any], *, responses: bool) -> Any:
         state = self._state
         targets = self._explicit(model, kwargs) or list(state.targets.get(model, []))
@@ -225,20 +266,13 @@ class TppcRouter:
                 return {**kwargs, "input": strip_encrypted_reasoning(kwargs["input"])}
             return kwargs
 
-        try:
-            if kwargs.get("stream"):
-                return await self._run_stream(state, method, model, targets, request_kwargs, prefer, on_leave,
-                                              responses)
+        if kwargs.get("stream"):
+            return await self._run_stream(state, method, model, targets, request_kwargs, prefer, on_leave, responses)
 
-            async def attempt(ta: TargetAttempt) -> Any:
-                return await self._invoke(state, method, ta, request_kwargs(ta))
+        async def attempt(ta: TargetAttempt) -> Any:
+            return await self._invoke(state, method, ta, request_kwargs(ta))
 
-            result, target, attempts = await self.engine.run(model, targets, attempt, prefer=prefer, on_leave=on_leave)
-        except Exception as exc:
-            fallbacks = self._fallback_groups(model)
-            if fallbacks and classify(exc).kind is FailureKind.INVALID_REQUEST and _is_context_window(exc):
-                return await self._run(method, fallbacks[0], dict(kwargs), responses=responses)
-            raise
+        result, target, attempts = await self.engine.run(model, targets, attempt, prefer=prefer, on_leave=on_leave)
         if responses:
             dump = getattr(result, "model_dump", None)
             if callable(dump):
@@ -277,28 +311,102 @@ class TppcRouter:
 
     # -- litellm.Router-compatible surface ------------------------------------------
 
+    async def _route(self, method: str, model: str, kwargs: dict[str, Any], *, responses: bool) -> Any:
+        """A tppc group through the engine, then the caller's ``fallbacks=`` /
+        ``context_window_fallbacks=`` / ``content_policy_fallbacks=`` once every provider failed;
+        any other group to the wrapped router as is."""
+        state = self._state
+        if model not in state.targets:
+            return await self._passthrough(state, method, model, kwargs)
+        overrides = pop_fallback_overrides(kwargs)
+        try:
+            return await self._run(method, model, kwargs, responses=responses)
+        except Exception as exc:
+            tried = {model}
+            for group in fallback_groups(state.router, model, exc, overrides):
+                if group in tried:
+                    continue
+                tried.add(group)
+                try:
+                    return await self._route(method, group, dict(kwargs), responses=responses)
+                except Exception:  # noqa: BLE001 - the next fallback; the group's own error is raised at the end
+                    continue
+            raise
+
+    async def _passthrough(self, state: _State, method: str, model: str, kwargs: dict[str, Any]) -> Any:
+        try:
+            return await _call(state.router, method, model=model, **kwargs)
+        except Exception as exc:
+            add_model_hint(exc, model, state.router)
+            raise
+
     async def acompletion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
-        return await self._run("acompletion", model, {"messages": messages, **kwargs}, responses=False)
+        if model not in self._state.targets:  # the caller's own group: litellm.Router's call, untouched
+            return await self._direct("acompletion", model, messages=messages, **kwargs)
+        return await self._route("acompletion", model, {"messages": messages, **kwargs}, responses=False)
 
     async def aresponses(self, model: str, input: Any = None, **kwargs: Any) -> Any:
-        return await self._run("aresponses", model, {"input": input, **kwargs}, responses=True)
+        if model not in self._state.targets:
+            return await self._direct("aresponses", model, input=input, **kwargs)
+        return await self._route("aresponses", model, {"input": input, **kwargs}, responses=True)
 
     def completion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
+        if model not in self._state.targets:
+            return self._direct_sync("completion", model, messages=messages, **kwargs)
         if kwargs.get("stream"):
             return SyncStream(self._portal, self._portal.call(self.acompletion(model, messages, **kwargs)))
         # Non-streaming sync calls use litellm's sync path (faster than its async one) on a worker thread.
-        return self._portal.call(self._run("completion", model, {"messages": messages, **kwargs}, responses=False))
+        return self._portal.call(self._route("completion", model, {"messages": messages, **kwargs}, responses=False))
 
     def responses(self, model: str, input: Any = None, **kwargs: Any) -> Any:
+        if model not in self._state.targets:
+            return self._direct_sync("responses", model, input=input, **kwargs)
         if kwargs.get("stream"):
             return SyncStream(self._portal, self._portal.call(self.aresponses(model, input, **kwargs)))
-        return self._portal.call(self._run("responses", model, {"input": input, **kwargs}, responses=True))
+        return self._portal.call(self._route("responses", model, {"input": input, **kwargs}, responses=True))
+
+    async def _direct(self, method: str, model: str, **kwargs: Any) -> Any:
+        router = self._state.router
+        try:
+            return await getattr(router, method)(model=model, **kwargs)
+        except Exception as exc:
+            add_model_hint(exc, model, router)
+            raise
+
+    def _direct_sync(self, method: str, model: str, **kwargs: Any) -> Any:
+        router = self._state.router
+        try:
+            return getattr(router, method)(model=model, **kwargs)
+        except Exception as exc:
+            add_model_hint(exc, model, router)
+            raise
+
+    # -- attributes: everything not ours is the wrapped router's --------------------
 
     def __getattr__(self, name: str) -> Any:
-        """Everything else ``litellm.Router`` offers (embeddings, model info, ...) is the wrapped router's."""
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self.litellm_router, name)
+        """Everything else ``litellm.Router`` offers (embeddings, ``settings()``, private members...)
+        is the wrapped router's."""
+        state = self.__dict__.get("_state")
+        if state is None or (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(state.router, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_state" not in self.__dict__ or name in self._OWN or _on_class(type(self), name):
+            object.__setattr__(self, name, value)
+            return
+        setattr(self._state.router, name, value)
+        self._writes[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        if name in self.__dict__ or name in self._OWN:
+            object.__delattr__(self, name)
+            return
+        delattr(self._state.router, name)
+        self._writes.pop(name, None)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *dir(self._state.router)})
 
     def close(self) -> None:
         self._portal.close()
@@ -315,7 +423,6 @@ async def _call(owner: Any, method: str, **kwargs: Any) -> Any:
     return await asyncio.to_thread(function, **kwargs)
 
 
-def _is_context_window(exc: BaseException) -> bool:
-    name = type(exc).__name__
-    return name == "ContextWindowExceededError" or "context_length" in str(exc).lower() or (
-        classify(exc).provider_code or "").startswith("context_length")
+def _on_class(cls: type, name: str) -> bool:
+    """``name`` is one of TppcRouter's own class members (methods, properties)."""
+    return any(name in vars(base) for base in cls.__mro__ if base is not object)

@@ -88,7 +88,7 @@ def _backend(tppc: TppcRouter) -> tuple[str, bool | None]:
     if callable(info):
         reported = info()
         return str(reported.get("backend")), reported.get("reachable")
-    backend = tppc.settings.router.state.backend
+    backend = tppc.tppc_settings.router.state.backend
     return backend, True if backend == "memory" else None
 
 
@@ -125,7 +125,7 @@ def status_document(runtime: Runtime) -> dict[str, Any]:
         groups.append({"group": group, "providers": [t.provider for t in targets]})
     metrics = runtime.extras.get("metrics")
     backend, reachable = metrics.state_backend() if isinstance(metrics, Metrics) else _backend(tppc)
-    health = tppc.settings.router.health_check
+    health = tppc.tppc_settings.router.health_check
     return {
         "status": "ready" if ready else "unavailable",
         "uptime_s": round(time.time() - float(runtime.extras.get("started_at", _STARTED)), 1),

@@ -54,12 +54,12 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.file_settings is None:
-            self.file_settings = self.router.settings
+            self.file_settings = self.router.tppc_settings
 
     @property
     def settings(self) -> Settings:
         """The effective settings the router serves (after --tppc/--no-tppc)."""
-        return self.router.settings
+        return self.router.tppc_settings
 
     def effective(self, settings: Settings) -> Settings:
         """``settings`` with this process's --tppc/--no-tppc override applied."""
@@ -79,7 +79,7 @@ class Runtime:
         metrics = self.extras.get("metrics")
         record = getattr(metrics, "record_credentials", None)
         if callable(record):
-            record(self.router.settings)
+            record(self.router.tppc_settings)
         log_router_state(self.router)
         return fresh
 
