@@ -11,7 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-__all__ = ["ENV_NAME", "ENV_REFERENCE", "env_reference", "find_env_references", "parse_env_reference"]
+__all__ = [
+    "ENV_NAME",
+    "ENV_REFERENCE",
+    "env_reference",
+    "find_env_references",
+    "looks_like_env_reference",
+    "parse_env_reference",
+]
 
 #: An environment variable name as a reference may spell it.
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -37,3 +44,28 @@ def find_env_references(text: str) -> Iterator[str]:
 def env_reference(variable: str) -> str:
     """The canonical spelling of a reference to ``variable``: ``os.environ/NAME``."""
     return f"os.environ/{variable}"
+
+
+# Spellings people reach for that are *not* references here, so they would be taken as a literal key:
+# $NAME, $env:NAME, %NAME%, env/NAME, env.NAME, os.environ.NAME, os.environ[NAME], os.getenv(NAME),
+# environ/NAME, ${NAME:-default}, {{NAME}}.
+_NEAR_MISS = re.compile(
+    rf"""^(?:
+        \$(?:env:)?{ENV_NAME}
+      | %{ENV_NAME}%
+      | (?:os\.)?(?:env|environ)\s*[/.:]\s*{ENV_NAME}
+      | os\.environ\s*(?:\[\s*['"]?{ENV_NAME}['"]?\s*\]|/\s*\$?\{{?{ENV_NAME}\}}?|\.get\(.*\))
+      | os\.getenv\(.*\)
+      | \$\{{[^}}]*\}}
+      | \{{\{{\s*{ENV_NAME}\s*\}}\}}
+    )$""",
+    re.VERBOSE,
+)
+
+
+def looks_like_env_reference(text: str) -> bool:
+    """True when ``text`` is not a reference (:func:`parse_env_reference` gives ``None``) but looks
+    meant as one (``$NAME``, ``env/NAME``, ``os.environ.NAME``...): kept as a literal key, it would
+    be sent to the provider as is."""
+    text = text.strip()
+    return parse_env_reference(text) is None and bool(_NEAR_MISS.match(text))

@@ -97,6 +97,7 @@ class FailureKind(StrEnum):
     RATE_LIMITED = "rate_limited"  # 429
     AUTH = "auth"  # 401, 402, 403, exhausted quota: this provider's credential
     NOT_FOUND = "model_not_found"  # 404 at this provider
+    CONFIG = "config_error"  # 404 for the endpoint path ("Invalid URL"): the base-url is wrong
     FIRST_BYTE_TIMEOUT = "first_byte_timeout"  # no headers / first SSE event in time
     TIMEOUT = "timeout"  # whole non-streaming call timed out
     FIRST_TOKEN_TIMEOUT = "first_token_timeout"
@@ -119,6 +120,7 @@ class Outcome(StrEnum):
     RATE_LIMITED = FailureKind.RATE_LIMITED.value
     AUTH = FailureKind.AUTH.value
     NOT_FOUND = FailureKind.NOT_FOUND.value
+    CONFIG = FailureKind.CONFIG.value
     FIRST_BYTE_TIMEOUT = FailureKind.FIRST_BYTE_TIMEOUT.value
     TIMEOUT = FailureKind.TIMEOUT.value
     FIRST_TOKEN_TIMEOUT = FailureKind.FIRST_TOKEN_TIMEOUT.value

@@ -93,7 +93,7 @@ LITELLM_CASES = [
     (lx.PaymentRequiredError(message="pay up", **LL), K.AUTH, 402),
     (lx.PermissionDeniedError(message="no", response=reply(403), **LL), K.AUTH, 403),
     (lx.NotFoundError(message="model gpt-9 does not exist", **LL), K.NOT_FOUND, 404),
-    (lx.NotFoundError(message="route /v1/responses not found", **LL), K.NOT_FOUND, 404),
+    (lx.NotFoundError(message="route /v1/responses not found", **LL), K.CONFIG, 404),
     (lx.BadRequestError(message="invalid input", **LL), K.INVALID_REQUEST, 400),
     (lx.UnprocessableEntityError(message="bad schema", response=reply(422), **LL), K.INVALID_REQUEST, 422),
     (lx.Timeout(message="Request timed out", **LL), K.TIMEOUT, None),

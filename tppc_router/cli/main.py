@@ -215,14 +215,27 @@ def _provider_rows(settings: Settings) -> list[tuple[str, ...]]:
 
 @main.command()
 @config_file_argument
-def validate(config: Path | None) -> None:
-    """Check a config file and show its providers in priority order."""
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 2).")
+def validate(config: Path | None, strict: bool) -> None:
+    """Check a config file and show its providers in priority order.
+
+    Warnings (a literal key that looks like an environment reference, a base-url without a
+    version path such as /v1, no enabled provider) go to stderr; the exit status stays 0
+    unless --strict.
+    """
     from rich.table import Table
+
+    from tppc_router.config.warnings import config_warnings
 
     path = resolve_config(config)
     settings = _load(path)
+    warnings = config_warnings(settings)
+    if strict and warnings:
+        raise ConfigError([*warnings, "--strict: warnings are errors"], source=str(path))
+    for warning in warnings:
+        click.secho(f"WARNING: {warning}", err=True, fg="yellow", bold=True)
     console = _console()
-    console.print(f"{path}: valid")
+    console.print(f"{path}: valid" + (f" with {len(warnings)} warning(s) (see stderr)" if warnings else ""))
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("priority", "provider", "enabled", "source", "host", "key", "key source"):
         table.add_column(column, no_wrap=True)

@@ -17,6 +17,7 @@ import click
 from tppc_router.cli.main import CONFIG_ERROR_EXIT, config_option, resolve_config
 from tppc_router.config.schema import Settings
 from tppc_router.config.deployments import credential_chain
+from tppc_router.config.warnings import config_warnings
 from tppc_router.errors import ConfigError
 from tppc_router.config.loader import load_settings, parse_yaml, settings_from_data
 from tppc_router.ops.logs import attach, configure_logging, log_credentials
@@ -142,6 +143,8 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     port = sock.getsockname()[1]
     for problem in set_aside:
         logger.warning("--no-tppc: the tppc section is not served and not checked: %s", problem)
+    for warning in config_warnings(settings):
+        logger.warning("config: %s", warning)
     app = create_app(settings, config_path=path, tppc_override=tppc)
     runtime = app.state.runtime
     log_credentials(runtime.settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -65,8 +65,28 @@ _STATUS_IN_TEXT = re.compile(r"(?i)\b(?:status[ _]?code|error code|http)[\s:=]+(
 
 
 def classify(exc: BaseException) -> Failure:
-    """Turn an exception from any layer into a :class:`Failure`."""
-    return _classify(exc, 0)
+    """Turn an exception from any layer into a :class:`Failure`.
+
+    A 404 that is not about the model (no ``model_not_found`` code, no mention of a model:
+    typically ``Invalid URL (POST /responses)``) means the endpoint path does not exist at
+    that base-url: a configuration error (:attr:`FailureKind.CONFIG`), with a message that says so.
+    """
+    failure = _classify(exc, 0)
+    if failure.kind is FailureKind.NOT_FOUND and _endpoint_missing(failure):
+        return replace(failure, kind=FailureKind.CONFIG, message=ENDPOINT_NOT_FOUND + f" ({failure.message})"
+                       if failure.message else ENDPOINT_NOT_FOUND)
+    return failure
+
+
+ENDPOINT_NOT_FOUND = ("configuration error: the provider has no endpoint at this path (HTTP 404); "
+                      "check its base-url (it usually ends in /v1)")
+_ABOUT_MODEL = re.compile(r"(?i)\bmodels?\b|deployment")
+
+
+def _endpoint_missing(failure: Failure) -> bool:
+    if failure.provider_code is not None and "model" in failure.provider_code:
+        return False
+    return not _ABOUT_MODEL.search(failure.message.replace("NotFoundError", ""))
 
 
 def _classify(exc: BaseException, depth: int) -> Failure:

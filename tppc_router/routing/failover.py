@@ -17,7 +17,8 @@ Fault table (``decide``)::
     RATE_LIMITED + Retry-After        fail over, block until Retry-After; not a health failure
     RATE_LIMITED, no Retry-After      fail over, block for a jittered rate_limit_backoff_s; counts
     AUTH (401/402/403, quota gone)    fail over, open for auth_cooldown_s
-    NOT_FOUND (404)                   fail over, open for not_found_cooldown_s
+    NOT_FOUND (404 for the model)     fail over, open for not_found_cooldown_s
+    CONFIG (404 for the path)         the same; a configuration error (check base-url), said so in the reason
     FIRST_BYTE/FIRST_TOKEN_TIMEOUT,   fail over, never retry here, open at once (default cooldown)
       TIMEOUT
     STREAM_IDLE/BROKEN, UNKNOWN       fail over; counts
@@ -135,7 +136,7 @@ def decide(
         return _failover(cooldown_s=policy.rate_limit_backoff_s * (rng or _RNG).uniform(1.0, 2.0))
     if kind is FailureKind.AUTH:
         return _failover(open_breaker=True, cooldown_s=policy.auth_cooldown_s)
-    if kind is FailureKind.NOT_FOUND:
+    if kind in (FailureKind.NOT_FOUND, FailureKind.CONFIG):
         return _failover(open_breaker=True, cooldown_s=policy.not_found_cooldown_s)
     if kind in _OPEN_AT_ONCE:
         return _failover(open_breaker=True)
