@@ -243,3 +243,76 @@ def test_browser_requests_never_reach_management(sims: dict[str, ProviderSimulat
         ok = client.get(MGMT, headers={"x-management-key": MGMT_KEY, "origin": "https://admin.example"})
         assert ok.status_code == 200
         assert client.get(MGMT, headers={"x-management-key": MGMT_KEY}).status_code == 200
+
+
+def _guess(client: httpx.Client, key: str, **headers: str) -> int:
+    return client.get(MGMT, headers={"x-management-key": key, **headers}).status_code
+
+
+def test_lockout_holds_against_spoofed_and_loopback_addresses(sims: dict[str, ProviderSimulator],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """Five wrong keys lock out every loopback client at once, whatever X-Forwarded-For claims and whichever
+    127.x address the guesses come from; the log names the real peer, never a claimed one."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="tppc_router")
+    section = {"secret-key": MGMT_KEY}
+    with serving(sims, **{"remote-management": section}) as (served, client):
+        sources = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.9.9.9", "127.0.0.5"]
+        for i, source in enumerate(sources):
+            transport = httpx.HTTPTransport(local_address=source)
+            with httpx.Client(base_url=served.url, transport=transport, timeout=10) as spoofing:
+                claims = {"x-forwarded-for": f"127.1.0.{i}", "x-real-ip": f"::ffff:127.2.0.{i}"}
+                assert _guess(spoofing, f"wrong-guess-{i:04d}-abcdefgh", **claims) == 401
+        for source in ("127.0.0.1", "127.0.0.42"):
+            transport = httpx.HTTPTransport(local_address=source)
+            with httpx.Client(base_url=served.url, transport=transport, timeout=10) as other:
+                assert _guess(other, MGMT_KEY, **{"x-forwarded-for": "203.0.113.9"}) == 429
+        assert "127.1.0." not in caplog.text and "203.0.113.9" not in caplog.text
+        assert "from 127.0.0.1" in caplog.text
+
+
+def test_remote_claims_are_refused_without_counting(sims: dict[str, ProviderSimulator]) -> None:
+    """A loopback client claiming a remote address in X-Forwarded-For is judged remote (403), which never
+    counts toward the lockout: the right key still works afterwards."""
+    with serving(sims, **{"remote-management": {"secret-key": MGMT_KEY}}) as (_, client):
+        for i in range(10):
+            assert _guess(client, f"wrong-guess-{i:04d}-abcdefgh", **{"x-forwarded-for": "198.51.100.7"}) == 403
+        assert _guess(client, MGMT_KEY) == 200
+
+
+def test_authorization_with_trailing_junk_is_refused(sims: dict[str, ProviderSimulator]) -> None:
+    """``Authorization: <key> junk`` is not the key; ``Bearer <key>`` and a bare ``<key>`` are."""
+    with serving(sims, **{"remote-management": {"secret-key": MGMT_KEY}}) as (_, client):
+        assert client.get(MGMT, headers={"authorization": f"{MGMT_KEY} junk"}).status_code == 401
+        assert client.get(MGMT, headers={"authorization": f"Bearer {MGMT_KEY} junk"}).status_code == 401
+        assert client.get(MGMT, headers={"authorization": f"Bearer {MGMT_KEY}"}).status_code == 200
+        assert client.get(MGMT, headers={"authorization": MGMT_KEY}).status_code == 200
+
+
+def test_index_takes_ascii_digits_only(sims: dict[str, ProviderSimulator]) -> None:
+    """``DELETE ?index=`` with non-ASCII digits (Arabic-Indic one) is a 422 and removes nothing."""
+    with serving(sims, **{"remote-management": {"secret-key": MGMT_KEY}}) as (_, client):
+        headers = {"x-management-key": MGMT_KEY}
+        response = client.delete(MGMT, params={"index": "\u0661"}, headers=headers)
+        assert response.status_code == 422
+        assert len(client.get(MGMT, headers=headers).json()["tppc"]["providers"]) == 2
+
+
+def test_short_management_keys_are_refused_at_start(tmp_path: Any) -> None:
+    """A plaintext or environment management key under 16 characters stops ``serve`` (exit 2) before it binds."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yaml"
+    config.write_text("tppc:\n  models: [gpt-5]\n  providers: []\nremote-management:\n  secret-key: os.environ/MK\n")
+    env = {"PATH": "/usr/bin:/bin", "MK": "1234", "HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "tppc_router.cli.main", "serve", "-c", str(config), "--port", "0"]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "remote-management.secret-key: a management key must have at least 16 characters" in refused.stderr
+    config.write_text("tppc:\n  models: [gpt-5]\n  providers: []\n")
+    env_short = {**env, "TPPC_MANAGEMENT_KEY": "123456"}
+    refused = subprocess.run(command, env=env_short, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "TPPC_MANAGEMENT_KEY: a management key must have at least 16 characters" in refused.stderr

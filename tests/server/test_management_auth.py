@@ -286,8 +286,8 @@ def test_hashing_without_a_file_is_in_memory(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_caller_str_names_forwarded_addresses() -> None:
-    """A caller prints as its peer, plus the addresses a proxy forwarded for."""
+def test_caller_str_is_the_real_peer() -> None:
+    """A caller prints as its TCP peer only: an address a client claims in a proxy header never reaches the log."""
     assert str(Caller("127.0.0.1")) == "127.0.0.1"
-    assert str(Caller("127.0.0.1", ("203.0.113.7",))) == "127.0.0.1 (for 203.0.113.7)"
+    assert str(Caller("127.0.0.1", ("203.0.113.7",))) == "127.0.0.1"
     assert str(Caller("203.0.113.7", ("203.0.113.7",))) == "203.0.113.7"

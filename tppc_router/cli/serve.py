@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import click
 
 from tppc_router.cli.main import CONFIG_ERROR_EXIT, config_option, resolve_config
+from tppc_router.config.sanitize import management_key_problem
 from tppc_router.config.schema import Settings
 from tppc_router.config.deployments import credential_chain
 from tppc_router.config.warnings import config_warnings
@@ -76,7 +77,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc or "-"
+    """The host (and port) of ``url``; credentials in its userinfo are never shown."""
+    return urlsplit(url).netloc.rpartition("@")[2] or "-"
 
 
 def startup_lines(settings: Settings, host: str, port: int, *, env: dict[str, str] | None = None) -> list[str]:
@@ -136,6 +138,10 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
         click.echo(f"error: invalid config ({exc.source or path}):", err=True)
         for problem in exc.problems:
             click.echo(problem, err=True)
+        sys.exit(CONFIG_ERROR_EXIT)
+    short = management_key_problem(os.environ.get(MANAGEMENT_KEY_ENV, "").strip(), MANAGEMENT_KEY_ENV)
+    if short is not None:
+        click.echo(f"error: {short}", err=True)
         sys.exit(CONFIG_ERROR_EXIT)
     host = host or settings.server.host
     port = settings.server.port if port is None else port

@@ -8,14 +8,22 @@ with its field path. No key ever appears in a problem.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from tppc_router.config.schema import PackycodeConfig, ProviderConfig, ServerSection, Settings
+from tppc_router.config.schema import (
+    PackycodeConfig,
+    ProviderConfig,
+    RemoteManagementSection,
+    ServerSection,
+    Settings,
+)
 from tppc_router.envref import env_reference, parse_env_reference
 from tppc_router.secret import Secret
 
-__all__ = ["is_http_url", "resolve_key", "sanitize", "validate"]
+__all__ = ["BCRYPT_HASH", "MIN_MANAGEMENT_KEY", "is_http_url", "management_key_problem", "resolve_key", "sanitize",
+           "validate"]
 
 _EFFORTS = ("low", "medium", "high")
 
@@ -49,7 +57,8 @@ def is_http_url(url: str) -> bool:
 
 
 def _provider_label(provider: ProviderConfig) -> str:
-    return f' (provider "{provider.name}")' if provider.name else ""
+    name = provider.name if provider.name.isprintable() else provider.name.encode("unicode_escape").decode("ascii")
+    return f' (provider "{name}")' if name else ""
 
 
 def _sanitize_provider(
@@ -101,6 +110,33 @@ def _sanitize_server(server: ServerSection, env: Mapping[str, str], problems: li
     return server.model_copy(update={"api_keys": keys})
 
 
+MIN_MANAGEMENT_KEY = 16
+BCRYPT_HASH = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
+
+
+def management_key_problem(value: str, where: str) -> str | None:
+    """Why ``value`` cannot be a management key (too short), or None. A bcrypt hash is fine."""
+    if value and not BCRYPT_HASH.match(value) and len(value) < MIN_MANAGEMENT_KEY:
+        return f"{where}: a management key must have at least {MIN_MANAGEMENT_KEY} characters (got {len(value)})"
+    return None
+
+
+def _sanitize_management(section: RemoteManagementSection, env: Mapping[str, str],
+                         problems: list[str]) -> RemoteManagementSection:
+    """Resolve ``os.environ/NAME`` in ``secret-key`` like every other key; refuse a short key."""
+    if section.secret_key is None:
+        return section
+    value, source, missing = resolve_key(section.secret_key.get_secret_value(), env)
+    if missing is not None:
+        problems.append(f"remote-management.secret-key: environment variable {missing} is not set")
+    clean = section.model_copy(update={"secret_key": Secret(value) if value else None})
+    clean._key_source = source
+    problem = management_key_problem(value or "", "remote-management.secret-key")
+    if problem is not None:
+        problems.append(problem)
+    return clean
+
+
 def sanitize(settings: Settings, env: Mapping[str, str]) -> tuple[Settings, list[str]]:
     """Return a cleaned copy of ``settings`` and the problems found while resolving keys."""
     problems: list[str] = []
@@ -109,7 +145,9 @@ def sanitize(settings: Settings, env: Mapping[str, str]) -> tuple[Settings, list
     tppc = settings.tppc.model_copy(update={"providers": providers, "models": models})
     packycode = _sanitize_packycode(settings.packycode, env, problems)
     server = _sanitize_server(settings.server, env, problems)
-    return settings.model_copy(update={"tppc": tppc, "packycode": packycode, "server": server}), problems
+    management = _sanitize_management(settings.remote_management, env, problems)
+    update = {"tppc": tppc, "packycode": packycode, "server": server, "remote_management": management}
+    return settings.model_copy(update=update), problems
 
 
 def _validate_providers(settings: Settings, problems: list[str]) -> None:
@@ -119,7 +157,9 @@ def _validate_providers(settings: Settings, problems: list[str]) -> None:
     for i, provider in enumerate(settings.tppc.providers):
         path = f"tppc.providers[{i}]"
         label = _provider_label(provider)
-        if provider.name:
+        if not provider.name.isprintable():  # newline, ESC, NUL...: never into a log line or a metric label
+            problems.append(f"{path}.name: must not contain control characters")
+        elif provider.name:
             folded = provider.name.casefold()
             if folded in seen:
                 problems.append(f"{path}.name: duplicate name (case-insensitive), already used by {seen[folded]}{label}")
@@ -170,7 +210,7 @@ def validate(settings: Settings, problems: list[str] | None = None) -> list[str]
     if not models:
         found.append("tppc.models: must list at least one model")
     for i, model in enumerate(models):
-        if not model or "/" in model:
+        if not model or "/" in model or not model.isprintable():
             found.append(f"tppc.models[{i}]: must be a non-empty model name without '/'")
     if len({m.casefold() for m in models}) != len(models):
         found.append("tppc.models: duplicate model name")

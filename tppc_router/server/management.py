@@ -34,6 +34,7 @@ from tppc_router.masking import get_logger, mask_text, mask_url, secrets
 from tppc_router.configfile.edits import add_provider, patch_provider, remove_provider, replace_providers
 from tppc_router.configfile.watcher import POLL_INTERVAL, WATCH_INTERVAL_KEY, start_watcher, stop_watcher
 from tppc_router.server.mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
+from tppc_router.server.lockout import LogBudget
 from tppc_router.server.runtime import Runtime
 
 __all__ = ["HOOKS_KEY", "WRITES_KEY", "WriteEvent", "record_write", "router", "tppc_view"]
@@ -41,6 +42,7 @@ __all__ = ["HOOKS_KEY", "WRITES_KEY", "WriteEvent", "record_write", "router", "t
 logger = get_logger("tppc_router.management")
 
 WRITES_KEY = "management_writes"  # runtime.extras: Counter of writes by outcome
+LOG_BUDGET_KEY = "management_log_budget"  # runtime.extras: LogBudget for lines about refused writes
 HOOKS_KEY = "management_write_hooks"  # runtime.extras: list of callables taking a WriteEvent
 MEMORY_NOTE = "no config file: the change is kept in memory only and is lost on restart"
 MAX_DEPTH = 32  # a provider is 2 levels deep; a body nested far deeper is refused before any work
@@ -129,9 +131,14 @@ def record_write(runtime: Runtime, event: WriteEvent) -> None:
     counter[event.outcome] += 1
     fields = ", ".join(event.fields) or "nothing"
     level = logging.INFO if event.status < 400 else logging.WARNING
-    logger.log(level, "%s", mask_text(
-        f"management {event.method} from {event.client}: {event.outcome} ({event.status}); changed: {fields}"
-    ))
+    budget: LogBudget = runtime.extras.setdefault(LOG_BUDGET_KEY, LogBudget())
+    allowed, suppressed = budget.take() if event.status in (401, 403, 429) else (True, 0)
+    if suppressed:
+        logger.warning("management: %d more refused-write line(s) suppressed", suppressed)
+    if allowed:
+        logger.log(level, "%s", mask_text(
+            f"management {event.method} from {event.client}: {event.outcome} ({event.status}); changed: {fields}"
+        ))
     for hook in list(runtime.extras.get(HOOKS_KEY, ())):
         try:
             hook(event)
@@ -364,10 +371,9 @@ async def delete_tppc(request: Request, caller: CallerDep, name: str | None = No
             raise _invalid("<query>: give exactly one of name, index")
         at: int | None = None
         if index is not None:
-            try:
-                at = int(index)
-            except ValueError:
-                raise _invalid("index: must be an integer") from None
+            if not index.isascii() or not index.isdigit():
+                raise _invalid("index: must be a non-negative integer in ASCII digits")
+            at = int(index)
         return lambda doc: remove_provider(doc, name=name, index=at)
 
     return await _write(request, caller, prepare, body=False)

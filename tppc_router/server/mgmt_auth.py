@@ -7,7 +7,11 @@ Conventions follow CLIProxyAPI's management API:
   environment variable. With neither, every management route answers 404.
 - The key comes as ``X-Management-Key: <key>`` or ``Authorization: Bearer <key>``.
 - A client that is not on loopback gets 403 unless ``remote-management.allow-remote``.
-- Five failed attempts from one address lock it out for 30 minutes (429 + Retry-After).
+- Five failed attempts from one client lock it out for 30 minutes (429 + Retry-After). The
+  client is the real TCP peer (``serve`` believes no proxy header unless
+  ``server.trusted-proxies``), every loopback address counting as one; a global budget
+  limits failures from everyone (:mod:`tppc_router.server.lockout`).
+- A key given in plain text or through the environment has at least 16 characters.
 
 The key is compared in constant time and never logged, echoed or put in a repr.
 """
@@ -20,7 +24,7 @@ import hmac
 import ipaddress
 import math
 import os
-import re
+
 import secrets
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -32,13 +36,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from tppc_router.clock import Clock, monotonic
+from tppc_router.config.sanitize import BCRYPT_HASH, management_key_problem
 from tppc_router.config.schema import Settings
 from tppc_router.configfile.document import parse_document
 from tppc_router.configfile.store import ConfigStore, store_for
 from tppc_router.errors import ManagementError
 from tppc_router.configfile.edits import set_secret_key
 from tppc_router.secret import Secret
-from tppc_router.server.lockout import LOCKOUT_SECONDS, MAX_FAILURES, Lockout
+from tppc_router.server.lockout import LOCKOUT_SECONDS, MAX_FAILURES, Lockout, LogBudget
 from tppc_router.server.runtime import Runtime
 from tppc_router.masking import get_logger
 
@@ -63,7 +68,7 @@ logger = get_logger("tppc_router.management")
 
 ENV_VAR = "TPPC_MANAGEMENT_KEY"
 AUTH_KEY = "management_auth"  # runtime.extras key of the app's ManagementAuth
-_BCRYPT = re.compile(r"^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$")
+_BCRYPT = BCRYPT_HASH
 _BCRYPT_MAX_BYTES = 72
 
 
@@ -139,19 +144,22 @@ def provided_key(headers: Mapping[str, str]) -> str | None:
     key = headers.get("x-management-key", "").strip()
     if key:
         return key
-    scheme, _, rest = headers.get("authorization", "").strip().partition(" ")
+    value = headers.get("authorization", "").strip()
+    scheme, _, rest = value.partition(" ")
     if scheme.lower() == "bearer":
-        return rest.strip() or None
-    return scheme or None  # CLIProxyAPI also takes a bare ``Authorization: <key>``
+        rest = rest.strip()
+        return rest if rest and not any(c.isspace() for c in rest) else None
+    # CLIProxyAPI also takes a bare ``Authorization: <key>``; ``<key> junk`` is no key at all.
+    return value if value and not any(c.isspace() for c in value) else None
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who is calling: the peer address and any addresses a proxy forwarded for.
 
-    ``peer`` is ``request.client.host``. Note that uvicorn's proxy-header support (on by
-    default, trusting 127.0.0.1) already replaces it with the ``X-Forwarded-For`` client
-    when a local proxy forwards the request; the headers are still checked here.
+    ``peer`` is ``request.client.host``: the TCP peer, since ``serve`` runs uvicorn without
+    proxy headers unless ``server.trusted-proxies`` names the proxies to believe. The
+    forwarded headers can only make a caller more remote (:func:`is_remote`).
     """
 
     peer: str
@@ -162,8 +170,8 @@ class Caller:
         return is_remote(self.peer, self.forwarded)
 
     def __str__(self) -> str:
-        others = [a for a in self.forwarded if a != self.peer]  # uvicorn may already have put one in ``peer``
-        return f"{self.peer} (for {', '.join(others)})" if others else self.peer
+        # The real peer only: a forwarded address is a client's claim, and never reaches the audit log.
+        return self.peer
 
     @classmethod
     def of(cls, request: Request) -> Caller:
@@ -203,8 +211,13 @@ class ManagementAuth:
     ) -> None:
         env = os.environ if env is None else env
         raw = env.get(ENV_VAR, "").strip()
+        problem = management_key_problem(raw, ENV_VAR)
+        if problem is not None:
+            logger.error("management API: %s; the key is ignored", problem)
+            raw = ""
         self._env_key = Secret(raw) if raw else None
         self.lockout = Lockout(clock, max_failures, lockout_seconds)
+        self._log_budget = LogBudget(clock)
         self.failures: Counter[str] = Counter()  # by reason: missing_key, invalid_key, remote, locked_out
         self._salt = secrets.token_bytes(32)
         self._verified: dict[str, bytes] = {}  # bcrypt hash -> HMAC of the key that matched it
@@ -221,8 +234,9 @@ class ManagementAuth:
         left = self.lockout.remaining(caller.peer)
         if left is not None:
             self.failures["locked_out"] += 1
+            who = "" if self.lockout.globally_locked() else f" from {caller.peer}"
             raise ManagementAuthError(
-                f"too many failed management key attempts from {caller.peer}; try again in {_in_words(left)}",
+                f"too many failed management key attempts{who}; try again in {_in_words(left)}",
                 status_code=429,
                 headers={"Retry-After": str(math.ceil(left))},
             )
@@ -230,6 +244,11 @@ class ManagementAuth:
     def _fail(self, caller: Caller, reason: str, message: str) -> ManagementAuthError:
         self.failures[reason] += 1
         count = self.lockout.fail(caller.peer)
+        allowed, suppressed = self._log_budget.take()
+        if suppressed:
+            logger.warning("management auth: %d more failure line(s) suppressed", suppressed)
+        if not allowed:
+            return ManagementAuthError(message, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if count == 0:
             logger.warning(
                 "management auth: %s from %s; locked out for %s after %d failures",
@@ -342,8 +361,8 @@ def hash_secret_on_load(runtime: Runtime, *, rounds: int = 12) -> bool:
     settings = runtime.file_settings or runtime.settings
     stored = settings.remote_management.secret_key
     plaintext = stored.get_secret_value().strip() if stored is not None else ""
-    if not plaintext or is_bcrypt_hash(plaintext):
-        return False
+    if not plaintext or is_bcrypt_hash(plaintext) or settings.remote_management.key_source != "literal":
+        return False  # an os.environ/NAME reference stays in the file as written
     if len(plaintext.encode("utf-8")) > _BCRYPT_MAX_BYTES:
         logger.warning("remote-management.secret-key is longer than %d bytes and cannot be bcrypt-hashed; "
                        "it stays as written (use a shorter key)", _BCRYPT_MAX_BYTES)
