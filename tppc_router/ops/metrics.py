@@ -24,6 +24,7 @@ metric                                         type     labels
 ``tppc_provider_request_duration_seconds``     histo    ``provider``
 ``tppc_stream_first_token_seconds``            histo    ``provider``
 ``tppc_failovers_total``                       counter  ``from_provider``, ``to_provider`` (``none``), ``reason``
+``tppc_tokens_total``                          counter  ``provider``, ``model``, ``kind``: input, output, reasoning
 ``tppc_credential_resolutions_total``          counter  ``provider``, ``source``, ``outcome``
 ``tppc_management_writes_total``               counter  ``outcome``
 ``tppc_probes_total``                          counter  ``provider``, ``outcome``
@@ -47,6 +48,7 @@ from tppc_router.envref import parse_env_reference
 from tppc_router.clock import Clock, monotonic
 from tppc_router.errors import Attempt, Outcome
 from tppc_router.ops.logs import credential_resolutions
+from tppc_router.routing.litellm_logging import token_counts
 from tppc_router.masking import mask_text
 
 if TYPE_CHECKING:
@@ -101,6 +103,8 @@ class Metrics:
                               ["provider"], buckets=TTFT_BUCKETS, registry=r)
         self.failovers = Counter("tppc_failovers", "Failovers from one provider to the next (to_provider none: "
                                  "no provider left).", ["from_provider", "to_provider", "reason"], registry=r)
+        self.tokens = Counter("tppc_tokens", "Tokens of answered calls, by provider, model and kind (input, output, "
+                              "reasoning; reasoning is part of output).", ["provider", "model", "kind"], registry=r)
         self.breaker_transitions = Counter("tppc_breaker_transitions", "Breaker state changes.",
                                            ["provider", "model", "to_state"], registry=r)
         self.credentials = Counter("tppc_credential_resolutions", "Provider key resolutions, by source and outcome.",
@@ -151,6 +155,22 @@ class Metrics:
     def on_stream_start(self, provider: str, group: str, seconds: float) -> None:
         """A stream's first content arrived ``seconds`` after its provider was asked."""
         self.ttft.labels(_label(provider)).observe(max(0.0, seconds))
+
+    def on_call_done(self, record: Any) -> None:
+        """A logical call is over: count the tokens its provider reported (every path: raw
+        Responses, litellm chat, streams, library)."""
+        provider = getattr(record, "provider", None)
+        usage = getattr(record, "usage", None)
+        if not provider or usage is None:
+            return
+        model = getattr(record, "model", None)
+        if not model and self._router is not None:
+            targets = self._router.targets(record.group)
+            model = targets[0].model if targets else None
+        counts = token_counts(usage)
+        for kind, count in zip(("input", "output", "reasoning"), counts, strict=True):
+            if count:
+                self.tokens.labels(_label(provider), _label(model or record.group), kind).inc(count)
 
     # -- breaker listener -------------------------------------------------------------
 

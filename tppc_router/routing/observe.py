@@ -124,3 +124,11 @@ class CompositeObserver:
             hook = getattr(observer, "on_stream_start", None)
             if hook is not None:
                 hook(provider, group, seconds)
+
+    def on_call_done(self, record: Any) -> None:
+        """A logical call is over (a :class:`~tppc_router.routing.pipeline.CallRecord`): for the
+        observers that have an ``on_call_done`` hook (callbacks, metrics)."""
+        for observer in self.observers:
+            hook = getattr(observer, "on_call_done", None)
+            if hook is not None:
+                hook(record)

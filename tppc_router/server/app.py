@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from tppc_router.config.schema import Settings
 from tppc_router.ops.probes import start_probes, stop_probes
+from tppc_router.routing.litellm_logging import LitellmCallLogger
 from tppc_router.routing.router import TppcRouter
 from tppc_router.server import gateway, health, management, metrics_route
 from tppc_router.server.errors import install_error_handlers
@@ -39,9 +40,30 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await stop_probes(probes)
+        await runtime.extras["litellm_logging"].drain()
         if runtime.upstream is not None:
             await runtime.upstream.aclose()
             runtime.upstream = None
+
+
+def install_litellm_logging(runtime: Runtime) -> LitellmCallLogger:
+    """LiteLLM's configured callbacks see each gateway call once (``extras["litellm_logging"]``)."""
+    existing = runtime.extras.get("litellm_logging")
+    if isinstance(existing, LitellmCallLogger):
+        return existing
+    tppc = runtime.router
+
+    def model_for(group: str) -> str | None:
+        targets = tppc.targets(group)
+        return targets[0].model if targets else None
+
+    def api_base_for(provider: str) -> str | None:
+        return next((t.base_url for g in tppc.model_groups() for t in tppc.targets(g) if t.provider == provider), None)
+
+    call_logger = LitellmCallLogger(model_for=model_for, api_base_for=api_base_for)
+    tppc.observer.add(call_logger)
+    runtime.extras["litellm_logging"] = call_logger
+    return call_logger
 
 
 def create_app(
@@ -67,6 +89,7 @@ def create_app(
         runtime.apply(settings)  # a router built by the caller: apply the override to it
     runtime.extras["started_at"] = int(time.time())
     install_metrics(runtime)
+    install_litellm_logging(runtime)
     app = FastAPI(title="tppc-router", lifespan=_lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime
     install_error_handlers(app)

@@ -19,7 +19,7 @@ silent close.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import anyio
@@ -30,8 +30,9 @@ from starlette.types import Receive, Scope, Send
 
 from tppc_router.routing.affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
 from tppc_router.routing.engine import Target, TargetAttempt
-from tppc_router.errors import StreamInterruptedError, TppcRouterError
+from tppc_router.errors import Attempt, StreamInterruptedError, TppcRouterError
 from tppc_router.routing.failover import classify
+from tppc_router.routing.litellm_logging import LoggedCall
 from tppc_router.masking import mask_text
 from tppc_router.routing.router import TppcRouter
 from tppc_router.routing.stream import FailoverStream, open_stream
@@ -150,6 +151,16 @@ class _ResponsesCall:
         self.prefer = tppc.affinity.owner_of(body.get("previous_response_id"), body.get("input"))
         self.tried: str | None = None  # the provider of the latest attempt
         self._strip = False
+        self._started = tppc.clock()
+
+    def done(self, model: str, *, stream: bool, target: Target | None, attempts: Sequence[Attempt],
+             response: Any = None, error: BaseException | None = None, outcome: str = "ok") -> None:
+        """Tell the router's observers (LiteLLM callbacks, token metrics) this logical call is over."""
+        usage = response.get("usage") if isinstance(response, Mapping) else None
+        self.tppc.observer.on_call_done(LoggedCall(
+            model, "responses", stream, outcome, target.provider if target else None, tuple(attempts),
+            self.tppc.clock() - self._started, usage, error, model=target.model if target else None,
+            api_base=target.base_url if target else None, request=self.body.get("input"), response=response))
 
     def on_leave(self, target: Target) -> None:
         if target.provider == self.prefer:
@@ -176,16 +187,21 @@ class _ResponsesCall:
 
     async def answer(self, model: str, targets: list[Target]) -> Response:
         try:
-            result, target, _ = await self.tppc.engine.run(model, targets, self._post, prefer=self.prefer,
-                                                           on_leave=self.on_leave)
-        except httpx.HTTPStatusError as exc:
-            raise _rejected(exc, self.tried) from None
+            result, target, attempts = await self.tppc.engine.run(model, targets, self._post, prefer=self.prefer,
+                                                                  on_leave=self.on_leave)
+        except Exception as exc:
+            self.done(model, stream=False, target=None, attempts=getattr(exc, "attempts", ()), error=exc,
+                      outcome="failed")
+            if isinstance(exc, httpx.HTTPStatusError):
+                raise _rejected(exc, self.tried) from None
+            raise
         try:
             parsed = json.loads(result.content)
         except ValueError:
             parsed = None
         if isinstance(parsed, Mapping):
             self.tppc.affinity.remember(target.provider, issued_ids(parsed))
+        self.done(model, stream=False, target=target, attempts=attempts, response=parsed)
         return Response(result.content, status_code=result.status_code,
                         media_type=result.headers.get("content-type", "application/json"),
                         headers={PROVIDER_HEADER: target.provider})
@@ -196,13 +212,22 @@ class _ResponsesCall:
                 self.tppc.engine, model, targets, self._open, _responses_tracker, prefer=self.prefer,
                 on_leave=self.on_leave,
             )
-        except httpx.HTTPStatusError as exc:
-            raise _rejected(exc, self.tried) from None
+        except Exception as exc:
+            self.done(model, stream=True, target=None, attempts=getattr(exc, "attempts", ()), error=exc,
+                      outcome="failed")
+            if isinstance(exc, httpx.HTTPStatusError):
+                raise _rejected(exc, self.tried) from None
+            raise
         tracker = stream.tracker
         assert isinstance(tracker, ResponsesTracker)
         if tracker.created is not None:
             self.tppc.affinity.remember(stream.provider, issued_ids(tracker.created))
-        return stream, _relay_responses(stream, tracker, self.tppc.affinity)
+
+        def ended(response: Mapping[str, Any] | None, error: BaseException | None) -> None:
+            self.done(model, stream=True, target=stream.target, attempts=stream.attempts, response=response,
+                      error=error, outcome="ok" if error is None else "interrupted")
+
+        return stream, _relay_responses(stream, tracker, self.tppc.affinity, ended)
 
 
 def _responses_tracker(target: Target) -> ResponsesTracker[SSEEvent]:
@@ -210,10 +235,12 @@ def _responses_tracker(target: Target) -> ResponsesTracker[SSEEvent]:
 
 
 async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesTracker[SSEEvent],
-                           affinity: AffinityMap) -> AsyncIterator[bytes]:
+                           affinity: AffinityMap, ended: Any = None) -> AsyncIterator[bytes]:
     """The provider's events as they came; then a synthesized ``response.completed``
-    for a whole stream that lacked one, or ``error`` + ``response.failed`` for a cut one."""
+    for a whole stream that lacked one, or ``error`` + ``response.failed`` for a cut one.
+    ``ended(response, error)`` is told how it finished (the terminal response, or the interruption)."""
     next_number = 0
+    final: Mapping[str, Any] | None = None
     preamble: list[bytes] | None = []  # the events held back until content, sent in one write with it
     pending: list[bytes] = []  # events that arrived together, sent in one write
     try:
@@ -239,11 +266,20 @@ async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesT
             next_number = number + 1 if isinstance(number, int) else next_number + 1
             if event.type == "response.output_item.done":
                 affinity.remember(stream.provider, _reasoning_ids([payload.get("item")]))
+            elif event.type in ("response.completed", "response.incomplete") and isinstance(
+                    payload.get("response"), Mapping):
+                final = payload["response"]
         if preamble or pending:
             yield b"".join((preamble or []) + pending)
         if not tracker.terminal and tracker.whole_without_terminal():
-            yield sse("response.completed", tracker.synthesize_completed(next_number))
+            completed = tracker.synthesize_completed(next_number)
+            final = completed["response"]
+            yield sse("response.completed", completed)
+        if ended is not None:
+            ended(final or {"usage": tracker.usage}, None)
     except StreamInterruptedError as exc:
+        if ended is not None:
+            ended(None, exc)
         if preamble or pending:
             yield b"".join((preamble or []) + pending)
         message = mask_text(exc.message)

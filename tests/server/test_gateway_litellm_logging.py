@@ -1,0 +1,148 @@
+"""Gateway ``/v1/responses`` (raw httpx path) calls reach LiteLLM's callbacks once each, and /metrics counts tokens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from gateway_live import LiveServer
+
+from tppc_router.routing._litellm import load_litellm
+from tppc_router.sim import ProviderSimulator
+
+BODY: dict[str, Any] = {"model": "gpt-5", "input": "Tell me something"}
+_WAIT_S = 10.0
+
+
+class Recorder:
+    """A LiteLLM CustomLogger that keeps every standard logging payload it is given."""
+
+    def __init__(self) -> None:
+        from litellm.integrations.custom_logger import CustomLogger
+
+        events: list[tuple[str, dict[str, Any]]] = []
+        lock = threading.Lock()
+
+        class _Logger(CustomLogger):  # type: ignore[misc]
+            async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
+                                              end_time: Any) -> None:
+                with lock:
+                    events.append(("success", kwargs["standard_logging_object"]))
+
+            async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
+                                              end_time: Any) -> None:
+                with lock:
+                    events.append(("failure", kwargs["standard_logging_object"]))
+
+        self.logger = _Logger()
+        self.events = events
+
+    def wait_for(self, count: int) -> list[tuple[str, dict[str, Any]]]:
+        """The events once ``count`` have arrived (or what arrived within the wait)."""
+        deadline = time.monotonic() + _WAIT_S
+        while len(self.events) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return list(self.events)
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    """A custom logger in ``litellm.callbacks`` for the test, removed afterwards."""
+    litellm = load_litellm()
+    rec = Recorder()
+    saved = list(litellm.callbacks)
+    litellm.callbacks = [*saved, rec.logger]
+    try:
+        yield rec
+    finally:
+        litellm.callbacks = saved
+        for name in ("_async_success_callback", "_async_failure_callback", "success_callback", "failure_callback"):
+            setattr(litellm, name, [cb for cb in getattr(litellm, name) if cb is not rec.logger])
+
+
+def drain(gateway: LiveServer) -> None:
+    """Let the gateway finish dispatching its logging events (then nothing more can arrive)."""
+    deadline = time.monotonic() + _WAIT_S
+    call_logger = gateway.runtime.extras["litellm_logging"]
+    while call_logger.pending and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def tokens(gateway: LiveServer, provider: str, kind: str) -> float:
+    """``tppc_tokens_total`` for ``provider`` and ``kind`` on the gateway's /metrics (0 when absent)."""
+    text = httpx.get(gateway.url + "/metrics", timeout=10).text
+    wanted = {"provider": provider, "model": "gpt-5", "kind": kind}
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == "tppc_tokens_total" and sample.labels == wanted)
+
+
+def test_one_success_event_per_call_after_failover(gateway: LiveServer, primary: ProviderSimulator,
+                                                    recorder: Recorder) -> None:
+    """Primary 503 -> backup answers: one success event, the requested group, usage, cost fields, failover noted."""
+    primary.set_fault("status:503")
+    with httpx.Client(base_url=gateway.base_url, timeout=10) as http:
+        response = http.post("/responses", json=BODY)
+    assert response.status_code == 200
+    answer = response.json()
+    events = recorder.wait_for(1)
+    drain(gateway)
+    assert [kind for kind, _ in recorder.events] == ["success"]
+    payload = events[0][1]
+    assert payload["model_group"] == "gpt-5"
+    assert payload["call_type"] == "aresponses"
+    assert payload["model_id"] == "tppc:backup:gpt-5"
+    assert payload["api_base"] == gateway.runtime.router.targets("backup/gpt-5")[0].base_url
+    assert payload["prompt_tokens"] == answer["usage"]["input_tokens"] > 0
+    assert payload["completion_tokens"] == answer["usage"]["output_tokens"] > 0
+    assert payload["response_cost"] > 0  # litellm knows gpt-5's price
+    tppc = payload["metadata"]["spend_logs_metadata"]
+    assert tppc["tppc_provider"] == "backup" and tppc["tppc_failover"] is True
+    assert [(a["provider"], a["outcome"]) for a in tppc["tppc_attempts"]][-1] == ("backup", "ok")
+    assert {a["provider"] for a in tppc["tppc_attempts"]} == {"primary", "backup"}
+
+
+def test_one_success_event_per_stream(gateway: LiveServer, recorder: Recorder) -> None:
+    """A streamed call is one success event with stream=True and the usage of its response.completed."""
+    with httpx.Client(base_url=gateway.base_url, timeout=10) as http:
+        with http.stream("POST", "/responses", json={**BODY, "stream": True}) as response:
+            body = response.read().decode()
+        assert "response.completed" in body
+        events = recorder.wait_for(1)
+        drain(gateway)
+        assert [kind for kind, _ in recorder.events] == ["success"]
+        payload = events[0][1]
+        assert payload["model_group"] == "gpt-5" and payload["stream"] is True
+        assert payload["total_tokens"] > 0
+        assert payload["metadata"]["spend_logs_metadata"]["tppc_failover"] is False
+        assert tokens(gateway, "primary", "input") > 0
+        assert tokens(gateway, "primary", "output") > 0
+        assert tokens(gateway, "primary", "reasoning") > 0
+
+
+def test_no_provider_left_is_one_failure_event(gateway: LiveServer, primary: ProviderSimulator,
+                                               backup: ProviderSimulator, recorder: Recorder) -> None:
+    """Every provider failing is one failure event for the group, not one per attempt."""
+    primary.set_fault("status:500")
+    backup.set_fault("status:500")
+    with httpx.Client(base_url=gateway.base_url, timeout=10) as http:
+        assert http.post("/responses", json=BODY).status_code >= 500
+    events = recorder.wait_for(1)
+    drain(gateway)
+    assert [kind for kind, _ in recorder.events] == ["failure"]
+    assert events[0][1]["model_group"] == "gpt-5"
+
+
+def test_tokens_counted_per_provider_for_non_streaming_calls(gateway: LiveServer, primary: ProviderSimulator) -> None:
+    """/metrics counts input, output and reasoning tokens of the provider that answered."""
+    primary.set_fault("status:503")
+    with httpx.Client(base_url=gateway.base_url, timeout=10) as http:
+        usage = http.post("/responses", json=BODY).json()["usage"]
+        assert tokens(gateway, "backup", "input") == usage["input_tokens"] > 0
+        assert tokens(gateway, "backup", "output") == usage["output_tokens"]
+        assert tokens(gateway, "backup", "reasoning") == usage["output_tokens_details"]["reasoning_tokens"]
+        assert tokens(gateway, "primary", "input") == 0
