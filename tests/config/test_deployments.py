@@ -9,7 +9,6 @@ from canaries import CANARY_BACKUP, CANARY_LEGACY, CANARY_PRIMARY, CANARY_THIRD,
 
 from tppc_router.config import Settings
 from tppc_router.config.deployments import (
-    HARD_DEFAULTS,
     build_model_list,
     credential_chain,
     deployment_id,
@@ -62,7 +61,6 @@ def test_translation_shape() -> None:
             "model_info": {"id": "tppc:primary:gpt-5#pinned", **info, "tppc_pinned": True},
         },
     ]
-    assert dict(HARD_DEFAULTS) == {"reasoning_effort": "high", "store": False}
     assert (deployment_id("a", "m"), pinned_group("a", "m")) == ("tppc:a:m", "a/m")
 
 

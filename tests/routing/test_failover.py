@@ -1,4 +1,4 @@
-"""Failover policy: classify real exceptions, apply the fault table, drive retries with tenacity."""
+"""Failover policy: classify real exceptions and apply the fault table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -19,7 +18,6 @@ import httpx
 import httpx2
 import openai
 import pytest
-import tenacity
 from hypothesis import given
 from hypothesis import strategies as st
 from litellm import exceptions as lx
@@ -28,6 +26,7 @@ from tppc_router import masking
 from tppc_router.routing.breaker import BreakerState, CircuitBreaker
 from tppc_router.clock import ManualClock
 from tppc_router.errors import ProviderError, StreamInterruptedError
+from tppc_router.routing.classify import is_provider_failure
 from tppc_router.routing.failover import (
     Decision,
     Failure,
@@ -39,7 +38,6 @@ from tppc_router.routing.failover import (
     is_testing,
     parse_retry_after,
     retry_after_from,
-    same_provider_retrying,
     set_testing,
 )
 
@@ -447,82 +445,44 @@ def test_apply_invalid_request_closes_a_half_open_probe() -> None:
     assert breaker.snapshot().total_failures == 1
 
 
-# ----------------------------------------------------------------------------- tenacity
+# ----------------------------------------------------------------------------- refused, own bugs
 
 
-async def run_with_retries(exc: BaseException, policy: RouterPolicy = POLICY) -> tuple[int, list[float]]:
-    calls = 0
-    planned: list[float] = []
-
-    def note(state: tenacity.RetryCallState) -> None:
-        planned.append(state.upcoming_sleep)
-
-    with pytest.raises(type(exc)):
-        async for attempt in same_provider_retrying(policy, before_sleep=note):
-            with attempt:
-                calls += 1
-                raise exc
-    return calls, planned
+def test_refused_connection_fails_over_at_once_and_opens() -> None:
+    """A connection that was never made is not retried on the same provider: fail over and open at once."""
+    failure = classify(httpx.ConnectError("[Errno 111] Connection refused", request=REQUEST))
+    assert failure.kind is K.CONNECTION and failure.refused
+    decision = decide(failure, attempt_on_provider=1, policy=POLICY)
+    assert (decision.retry_same, decision.failover, decision.open_breaker) == (False, True, True)
 
 
-async def test_retries_exactly_once_on_500_instantly(testing_mode: None) -> None:
-    """Tenacity retries a 500 exactly once; in testing mode the planned backoff is not slept."""
-    started = time.monotonic()
-    calls, planned = await run_with_retries(lx.InternalServerError(message="boom", **LL))
-    elapsed = time.monotonic() - started
-    assert calls == 2
-    assert len(planned) == 1 and 0.1 <= planned[0] <= 0.3
-    assert elapsed < planned[0]
+def test_broken_connection_is_retried_once() -> None:
+    """A connection that broke after it was made (reset) keeps the quick same-provider retry."""
+    failure = classify(httpx.ReadError("connection reset by peer", request=REQUEST))
+    assert failure.kind is K.CONNECTION and not failure.refused
+    assert decide(failure, attempt_on_provider=1, policy=POLICY).retry_same
 
 
 @pytest.mark.parametrize(
     "exc",
-    [
-        lx.BadRequestError(message="bad", **LL),
-        lx.RateLimitError(message="slow", **LL),
-        lx.AuthenticationError(message="key", **LL),
-        lx.Timeout(message="timed out", **LL),
-    ],
+    [httpx.ConnectError("x", request=REQUEST), lx.InternalServerError(message="boom", **LL),
+     openai.APIConnectionError(request=httpx2.Request("POST", URL)), TimeoutError(), ConnectionResetError(),
+     ProviderError("p: cut", provider="p", kind="stream_broken")],
     ids=lambda v: type(v).__name__,
 )
-async def test_no_same_provider_retry_for_other_failures(testing_mode: None, exc: Exception) -> None:
-    """400, 429, 401 and timeouts are tried once on a provider; the error is re-raised."""
-    calls, planned = await run_with_retries(exc)
-    assert (calls, planned) == (1, [])
+def test_provider_failures_are_recognised(exc: BaseException) -> None:
+    """Errors of the HTTP stacks, timeouts, socket errors and our ProviderError are a provider's doing."""
+    assert is_provider_failure(exc)
 
 
-async def test_retry_count_follows_policy(testing_mode: None) -> None:
-    """same_provider_retries bounds the tries: 0 means one try, 2 means three."""
-    exc = httpx.ConnectError("refused", request=REQUEST)
-    assert (await run_with_retries(exc, RouterPolicy(same_provider_retries=0)))[0] == 1
-    assert (await run_with_retries(exc, RouterPolicy(same_provider_retries=2)))[0] == 3
+@pytest.mark.parametrize("exc", [TypeError("x"), KeyError("reasoning"), ValueError("dict update"),
+                                 AttributeError("no"), AssertionError()], ids=lambda v: type(v).__name__)
+def test_own_bugs_are_not_provider_failures(exc: BaseException) -> None:
+    """A plain bug in our own code is not charged to any provider."""
+    assert not is_provider_failure(exc)
 
 
-async def test_retry_then_success_returns_the_result(testing_mode: None) -> None:
-    """A retry that succeeds gives the caller the result."""
-    outcomes: list[BaseException | None] = [httpx.ReadError("reset"), None]
-    result = None
-    async for attempt in same_provider_retrying(POLICY):
-        with attempt:
-            error = outcomes.pop(0)
-            if error is not None:
-                raise error
-            result = "ok"
-    assert result == "ok" and outcomes == []
-
-
-async def test_explicit_sleep_gets_the_real_delay() -> None:
-    """An injected sleep receives the jittered, sub-second delay that decide() chose."""
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    with pytest.raises(httpx.ConnectError):
-        async for attempt in same_provider_retrying(POLICY, sleep=sleep, rng=random.Random(7)):
-            with attempt:
-                raise httpx.ConnectError("refused", request=REQUEST)
-    assert len(slept) == 1 and 0.1 <= slept[0] <= 0.3
+# The same-provider retry itself runs in the engine: tests/routing/test_engine.py.
 
 
 def test_set_testing_toggles() -> None:

@@ -203,20 +203,31 @@ def test_equal_order_shares_the_load(make_router: RouterFactory, sims: dict[str,
 
 
 def test_caller_values_win_over_defaults(make_router: RouterFactory, sims: dict[str, ProviderSimulator]) -> None:
-    """The provider receives effort high and store false by default, and the caller's own values when given."""
+    """The provider receives effort high and store false by default, the caller's own effort when given,
+    and store false even when the caller asks for storage (router.allow-client-store is false)."""
     router = make_router(("primary",))
     router.completion(model="gpt-5", messages=MESSAGES)
     body = sims["primary"].requests[-1].body or {}
     assert body["reasoning"]["effort"] == "high" and body["store"] is False
     router.completion(model="gpt-5", messages=MESSAGES, reasoning_effort="low", store=True)
     body = sims["primary"].requests[-1].body or {}
-    assert body["reasoning"]["effort"] == "low" and body["store"] is True
+    assert body["reasoning"]["effort"] == "low" and body["store"] is False
     router.responses(model="gpt-5", input="hi")
     body = sims["primary"].requests[-1].body or {}
     assert body["reasoning"]["effort"] == "high" and body["store"] is False
     router.responses(model="gpt-5", input="hi", reasoning={"effort": "medium"}, store=True)
     body = sims["primary"].requests[-1].body or {}
-    assert body["reasoning"]["effort"] == "medium" and body["store"] is True
+    assert body["reasoning"]["effort"] == "medium" and body["store"] is False
+
+
+def test_allow_client_store_lets_the_caller_store(make_router: RouterFactory,
+                                                  sims: dict[str, ProviderSimulator]) -> None:
+    """With router.allow-client-store: true, a caller's store: true reaches the provider."""
+    router = make_router(("primary",), router={"allow-client-store": "true"})
+    router.responses(model="gpt-5", input="hi", store=True)
+    assert (sims["primary"].requests[-1].body or {})["store"] is True
+    router.responses(model="gpt-5", input="hi")
+    assert (sims["primary"].requests[-1].body or {})["store"] is False
 
 
 def test_explicit_credential_is_used_whole(make_router: RouterFactory, sims: dict[str, ProviderSimulator]) -> None:

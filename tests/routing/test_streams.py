@@ -115,22 +115,31 @@ def test_malformed_event_is_skipped(make_router: RouterFactory, sims: dict[str, 
     assert stream.provider == "primary"
 
 
-@pytest.mark.parametrize("api", ["chat", "responses"])
-def test_no_terminal_event_finishes_promptly(make_router: RouterFactory, sims: dict[str, ProviderSimulator],
-                                             api: str) -> None:
-    """A stream that lacks its terminal event ends promptly after its content, never hangs, and is
-    never reported complete by the litellm path (litellm cannot tell it was whole: it says so)."""
+def test_no_terminal_chat_stream_finishes_promptly(make_router: RouterFactory,
+                                                  sims: dict[str, ProviderSimulator]) -> None:
+    """A chat stream that lacks its terminal event ends promptly after its content, never hangs, and is
+    not reported complete (litellm's chat chunks do not show whether every item was done)."""
     sims["primary"].set_fault(Fault.parse("no-terminal"))
     router = make_router(router={"stream-idle-timeout": 30})
     started = time.monotonic()
-    if api == "chat":
-        stream = router.completion(model="gpt-5", messages=MESSAGES, stream=True)
-    else:
-        stream = router.responses(model="gpt-5", input="hi", stream=True)
+    stream = router.completion(model="gpt-5", messages=MESSAGES, stream=True)
     with pytest.raises(StreamInterruptedError) as info:
         list(stream)
     assert "Hello from primary" in info.value.text
     assert time.monotonic() - started < 3
+
+
+def test_whole_responses_stream_without_terminal_is_completed(make_router: RouterFactory,
+                                                               sims: dict[str, ProviderSimulator]) -> None:
+    """A Responses stream that delivered every item but no terminal event ends with a synthesized
+    response.completed carrying the delivered output, as the gateway does."""
+    sims["primary"].set_fault(Fault.parse("no-terminal"))
+    router = make_router(router={"stream-idle-timeout": 30})
+    events = list(router.responses(model="gpt-5", input="hi", stream=True))
+    last = events[-1]
+    assert str(getattr(last.type, "value", last.type)) == "response.completed"
+    output = last.response.model_dump()["output"]
+    assert "Hello from primary" in str(output[-1]) and calls(sims["backup"]) == 0
 
 
 async def test_async_stream_failover(make_router: RouterFactory, sims: dict[str, ProviderSimulator]) -> None:

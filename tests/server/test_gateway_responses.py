@@ -38,7 +38,8 @@ def text_of(events: list[dict[str, Any]]) -> str:
 
 
 def test_body_is_forwarded_whole_with_only_the_model_replaced(http: httpx.Client, backup: ProviderSimulator) -> None:
-    """Every field the client sends reaches the provider as sent; the pinned group becomes the upstream model."""
+    """Every field the client sends reaches the provider as sent; the pinned group becomes the upstream model
+    and a client's store: true is sent as false (router.allow-client-store is false)."""
     body = {
         "model": "backup/gpt-5",
         "input": [{"role": "user", "content": [{"type": "input_text", "text": "Tell me something"}]}],
@@ -54,7 +55,7 @@ def test_body_is_forwarded_whole_with_only_the_model_replaced(http: httpx.Client
         "vendor_extension": {"kept": True},
     }
     assert http.post("/responses", json=body).status_code == 200
-    assert backup.requests[-1].body == {**body, "model": "gpt-5"}
+    assert backup.requests[-1].body == {**body, "model": "gpt-5", "store": False}
 
 
 def test_defaults_are_added_only_where_the_client_is_silent(http: httpx.Client, primary: ProviderSimulator) -> None:

@@ -8,16 +8,15 @@ that provider. The packycode legacy block, when enabled, comes first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from tppc_router.config.schema import DEFAULT_REASONING_EFFORT, Settings
+from tppc_router.config.defaults import DEFAULT_REASONING_EFFORT, DEFAULT_STORE, litellm_model
+from tppc_router.config.schema import Settings
 from tppc_router.errors import ConfigError
 from tppc_router.secret import Secret
 
 __all__ = [
-    "HARD_DEFAULTS",
     "NO_KEY",
     "Credential",
     "build_model_list",
@@ -30,9 +29,6 @@ Source = Literal["explicit", "packycode", "tppc"]
 
 # Sent as the key of a legacy provider that requires no auth (openai clients insist on one).
 NO_KEY = "no-key-required"
-
-# Applied to every deployment; a caller's explicit value wins (see TppcRouter).
-HARD_DEFAULTS: Mapping[str, Any] = {"reasoning_effort": DEFAULT_REASONING_EFFORT, "store": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +43,7 @@ class Credential:
     priority: int
     models: tuple[str, ...]
     reasoning_effort: str = DEFAULT_REASONING_EFFORT
-    store: bool = False
+    store: bool = DEFAULT_STORE
     key_source: str = "literal"
 
     def __repr__(self) -> str:
@@ -137,7 +133,7 @@ def _deployment(cred: Credential, group: str, model: str, *, include_secrets: bo
     return {
         "model_name": group,
         "litellm_params": {
-            "model": f"openai/responses/{model}",
+            "model": litellm_model(model),
             "api_base": cred.base_url,
             "api_key": key,
             "order": cred.priority,

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tppc_router.config.defaults import DEFAULT_MODEL, DEFAULT_REASONING_EFFORT
 from tppc_router.secret import Secret
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
     "kebab",
 ]
 
-DEFAULT_MODEL = "gpt-5"
-DEFAULT_REASONING_EFFORT = "high"
 Effort = Literal["low", "medium", "high"]
 
 
@@ -134,6 +133,7 @@ class RouterSection(_Section):
     stream_idle_timeout: float = Field(default=300.0, gt=0)
     timeout: float = Field(default=600.0, gt=0)
     max_cooldown_wait: float = Field(default=10.0, ge=0)
+    allow_client_store: bool = False  # false: a client's `store: true` is sent as the provider's default (false)
     health_check: HealthCheckSection = Field(default_factory=HealthCheckSection)
     state: StateSection = Field(default_factory=StateSection)
 

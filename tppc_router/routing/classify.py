@@ -19,7 +19,7 @@ from typing import Any
 from tppc_router.errors import FailureKind, ProviderError
 from tppc_router.masking import mask_text
 
-__all__ = ["Failure", "FailureKind", "classify", "parse_retry_after", "retry_after_from"]
+__all__ = ["Failure", "FailureKind", "classify", "is_provider_failure", "parse_retry_after", "retry_after_from"]
 
 MAX_RETRY_AFTER_S = 86_400.0  # a provider cannot bench itself for more than a day
 _MAX_MESSAGE = 1000
@@ -36,6 +36,7 @@ class Failure:
     retry_after: float | None = None
     message: str = ""
     provider_code: str | None = None
+    refused: bool = False  # CONNECTION that never connected (refused, nothing listening): no point retrying there
 
 
 # --------------------------------------------------------------------------- classify
@@ -107,22 +108,24 @@ def _classify(exc: BaseException, depth: int) -> Failure:
         # something more specific: look at the cause, then at the text.
         inner = _classify_cause(exc, depth)
         if inner is not None:
-            return Failure(inner.kind, inner.status, inner.retry_after, message, inner.provider_code or code)
+            return Failure(inner.kind, inner.status, inner.retry_after, message, inner.provider_code or code,
+                           inner.refused)
         if _TIMED_OUT.search(message):
             return Failure(FailureKind.TIMEOUT, None, None, message, code)
         match = _STATUS_IN_TEXT.search(message)
         if match:
             status = int(match.group(1))
             return Failure(_kind_for_status(status, code), status, retry_after, message, code)
-        return Failure(FailureKind.CONNECTION, None, None, message, code)
+        return Failure(FailureKind.CONNECTION, None, None, message, code, refused=_never_connected(exc, names, message))
     status = _status_of(exc)
     if status == 500 and _REFUSED.search(message):  # litellm reports a refused connection as a 500
-        return Failure(FailureKind.CONNECTION, None, None, message, code)
+        return Failure(FailureKind.CONNECTION, None, None, message, code, refused=_never_connected(exc, names, message))
     if status is not None:
         return Failure(_kind_for_status(status, code), status, retry_after, message, code)
     inner = _classify_cause(exc, depth)
     if inner is not None:
-        return Failure(inner.kind, inner.status, inner.retry_after, message, inner.provider_code or code)
+        return Failure(inner.kind, inner.status, inner.retry_after, message, inner.provider_code or code,
+                       inner.refused)
     return Failure(FailureKind.UNKNOWN, None, retry_after, message, code)
 
 
@@ -154,6 +157,32 @@ def _from_provider_error(exc: ProviderError, message: str) -> Failure:
     if kind is None:
         kind = _kind_for_status(status, code) if status is not None else FailureKind.UNKNOWN
     return Failure(kind, status, exc.retry_after, message, code)
+
+
+_NEVER_CONNECTED = re.compile(r"(?i)connection refused|errno 111|connect call failed|cannot connect to host")
+_NEVER_CONNECTED_NAMES = frozenset({"ConnectError", "ConnectionRefusedError", "ClientConnectorError"})
+
+
+def _never_connected(exc: BaseException, names: set[str], message: str) -> bool:
+    """A connection that was never made (refused, nothing listening), as opposed to one that broke."""
+    return bool(names & _NEVER_CONNECTED_NAMES) or bool(_NEVER_CONNECTED.search(message))
+
+
+# Where an exception comes from when it is a provider's doing (or the network's): the HTTP stacks.
+_PROVIDER_SIDE_MODULES = ("httpx", "httpcore", "h11", "h2", "openai", "litellm", "aiohttp", "anyio", "ssl")
+
+
+def is_provider_failure(exc: BaseException) -> bool:
+    """True when ``exc`` says something about a provider (or the way to it): our own
+    :class:`~tppc_router.errors.ProviderError`, a timeout, a socket error, an HTTP status,
+    or an exception of the HTTP stacks (httpx, openai, litellm...). False for a plain bug
+    in our own code (``TypeError``, ``KeyError``, ``ValueError``...): that is a 500 for
+    that request and never a failure charged to a provider."""
+    if isinstance(exc, ProviderError | TimeoutError | OSError):
+        return True
+    if isinstance(_status_of(exc), int):
+        return True
+    return any(cls.__module__.split(".", 1)[0] in _PROVIDER_SIDE_MODULES for cls in type(exc).__mro__)
 
 
 _REFUSED = re.compile(r"(?i)connection refused|cannot connect to host|connect call failed|connection reset")

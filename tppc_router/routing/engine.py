@@ -18,7 +18,9 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from tppc_router.routing.breaker import BreakerRegistry
 from tppc_router.clock import Clock, monotonic
+from tppc_router.config.defaults import DEFAULT_REASONING_EFFORT, DEFAULT_STORE
 from tppc_router.errors import AllProvidersCoolingError, AllProvidersFailedError, Attempt, Outcome
+from tppc_router.routing.classify import is_provider_failure
 from tppc_router.routing.failover import Decision, Failure, FailureKind, RouterPolicy, apply_decision, classify, decide, is_testing
 from tppc_router.secret import Secret
 from tppc_router.masking import get_logger
@@ -42,8 +44,8 @@ class Target:
     base_url: str
     api_key: Secret = field(repr=False)
     call_group: str = ""  # the litellm group that reaches only this provider
-    reasoning_effort: str = "high"  # this provider's default (the legacy block may set its own)
-    store: bool = False
+    reasoning_effort: str = DEFAULT_REASONING_EFFORT  # this provider's default (the legacy block may set its own)
+    store: bool = DEFAULT_STORE
 
 
 class EngineObserver(Protocol):
@@ -104,7 +106,10 @@ class Engine:
         self.breakers = breakers
         self.clock = clock
         self.observer: EngineObserver = observer or _NullObserver()
+        # Backoff before a same-provider retry: instant in test mode unless a sleep is injected.
         self._sleep = sleep or _sleep
+        # Waiting for a cooling provider: the injected sleep, else a real one (the clock must move).
+        self._cooling_sleep = sleep or asyncio.sleep
         self._rotation: dict[tuple[str, int], itertools.count[int]] = {}
 
     # -- ordering -----------------------------------------------------------------
@@ -164,6 +169,8 @@ class Engine:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
+                    if not is_provider_failure(exc):
+                        raise  # our own bug: this request fails, the provider is not charged
                     failure = classify(exc)
                     decision = decide(failure, attempt_on_provider=number, policy=self.policy)
                     attempt = Attempt(
@@ -199,6 +206,7 @@ class Engine:
         prefer: str | None = None,
         on_leave: Callable[[Target], None] | None = None,
         record_success: bool = True,
+        attempts: list[Attempt] | None = None,
     ) -> tuple[T, Target, list[Attempt]]:
         """Try ``targets`` until one answers. Returns (result, target, attempts).
 
@@ -206,11 +214,12 @@ class Engine:
         (invalid request), :class:`AllProvidersCoolingError` when every provider is
         cooling down, and :class:`AllProvidersFailedError` otherwise.
         ``record_success=False`` leaves the breaker's success to the caller (a
-        stream is a success only once it completes).
+        stream is a success only once it completes). Attempts are appended to ``attempts``
+        when given (the caller sees them even when the call fails).
         """
         started = self.clock()
         deadline = started + self.policy.total_budget_s
-        attempts: list[Attempt] = []
+        attempts = [] if attempts is None else attempts
         excluded: set[str] = set()
         ordered = self.order(targets, prefer)
         last_failed: tuple[Target, str, float] | None = None
@@ -252,7 +261,7 @@ class Engine:
             if (wait is None or pass_number == _MAX_PASSES or now + wait >= deadline
                     or wait > self.policy.max_cooldown_wait_s):
                 break
-            await asyncio.sleep(wait + 0.01)  # a real wait past the deadline (the loop may wake a hair early)
+            await self._cooling_sleep(wait + 0.01)  # just past the retry time (a loop may wake a hair early)
         if last_failed is not None:
             self.observer.on_failover(group, last_failed[0].provider, None, last_failed[1], self.clock() - last_failed[2])
         retry_after = None

@@ -3,8 +3,9 @@
 :func:`~tppc_router.routing.classify.classify` (re-exported here) turns any exception (litellm, openai SDK, httpx, our own
 :class:`~tppc_router.errors.ProviderError`, ``TimeoutError``) into a
 :class:`Failure`. :func:`decide` applies the fault table to it under a
-:class:`RouterPolicy`; :func:`apply_decision` feeds the result to a breaker, and
-:func:`same_provider_retrying` lets tenacity drive the quick same-provider retry.
+:class:`RouterPolicy`; :func:`apply_decision` feeds the result to a breaker. The engine
+(:mod:`tppc_router.routing.engine`) runs the quick same-provider retry with tenacity,
+asking :func:`decide` after each failure.
 
 Exceptions are matched by duck typing (class names along the MRO, ``status_code``,
 ``response.headers``), so importing this module never imports litellm, openai or
@@ -13,6 +14,7 @@ httpx.
 Fault table (``decide``)::
 
     CONNECTION, SERVER (5xx)          quick jittered retry (same_provider_retries), then fail over; counts
+      ... connection refused          fail over at once, open at once (default cooldown): nothing listens there
       ... 5xx with Retry-After        fail over, block until Retry-After; counts
     RATE_LIMITED + Retry-After        fail over, block until Retry-After; not a health failure
     RATE_LIMITED, no Retry-After      fail over, block for a jittered rate_limit_backoff_s; counts
@@ -27,13 +29,8 @@ Fault table (``decide``)::
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-import tenacity
 
 from tppc_router.routing.breaker import CircuitBreaker
 from tppc_router.routing.classify import Failure, FailureKind, classify, parse_retry_after, retry_after_from
@@ -50,10 +47,7 @@ __all__ = [
     "is_testing",
     "parse_retry_after",
     "retry_after_from",
-    "retry_same_provider",
-    "same_provider_retrying",
     "set_testing",
-    "wait_jittered",
 ]
 
 MAX_RETRY_DELAY_S = 1.0  # same-provider retries stay sub-second
@@ -79,6 +73,7 @@ class RouterPolicy:
     stream_idle_timeout_s: float = 300.0  # silence mid-stream
     timeout_s: float = 600.0  # whole non-streaming call
     max_cooldown_wait_s: float = 10.0  # every provider cooling: wait this long at most for the first one back
+    allow_client_store: bool = False  # False: a client's `store` is replaced by the provider's default (false)
 
     def __post_init__(self) -> None:
         durations = [self.retry_backoff_s, self.rate_limit_backoff_s, self.auth_cooldown_s, self.not_found_cooldown_s]
@@ -124,6 +119,8 @@ def decide(
     if kind is FailureKind.INVALID_REQUEST:
         return _RETURN_AS_IS
     if kind in (FailureKind.CONNECTION, FailureKind.SERVER):
+        if failure.refused:
+            return _failover(open_breaker=True)
         if failure.retry_after is not None:
             return _failover(cooldown_s=failure.retry_after)
         if attempt_on_provider <= policy.same_provider_retries:
@@ -165,86 +162,17 @@ def apply_decision(breaker: CircuitBreaker, decision: Decision) -> None:
         breaker.record_success()
 
 
-# --------------------------------------------------------------------------- tenacity
+# --------------------------------------------------------------------------- test mode
 
 _testing = False
 
 
 def set_testing(testing: bool) -> None:
-    """Test mode: the default backoff sleeps return at once. Decisions and
-    computed delays are unchanged."""
+    """Test mode: the engine's default backoff sleeps return at once. Decisions and
+    computed delays are unchanged (an injected sleep gets the real delay)."""
     global _testing
     _testing = testing
 
 
 def is_testing() -> bool:
     return _testing
-
-
-async def _async_sleep(seconds: float) -> None:
-    await asyncio.sleep(0 if _testing else seconds)
-
-
-def _decision(retry_state: tenacity.RetryCallState, policy: RouterPolicy, rng: random.Random | None) -> Decision | None:
-    outcome = retry_state.outcome
-    exc = outcome.exception() if outcome is not None and outcome.failed else None
-    if exc is None:
-        return None
-    return decide(classify(exc), attempt_on_provider=retry_state.attempt_number, policy=policy, rng=rng)
-
-
-class retry_same_provider(tenacity.retry_base):
-    """Tenacity retry strategy: retry only when :func:`decide` says ``retry_same``."""
-
-    def __init__(self, policy: RouterPolicy) -> None:
-        self.policy = policy
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        decision = _decision(retry_state, self.policy, _RNG)
-        return decision is not None and decision.retry_same
-
-
-class wait_jittered(tenacity.wait.wait_base):
-    """Tenacity wait strategy: the ``delay_s`` of :func:`decide` for the failure."""
-
-    def __init__(self, policy: RouterPolicy, *, rng: random.Random | None = None) -> None:
-        self.policy = policy
-        self.rng = rng
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        decision = _decision(retry_state, self.policy, self.rng)
-        return 0.0 if decision is None else decision.delay_s
-
-
-BeforeSleep = Callable[[tenacity.RetryCallState], Awaitable[None] | None]
-
-
-def _retrying_kwargs(policy: RouterPolicy, rng: random.Random | None) -> dict[str, Any]:
-    return {
-        "stop": tenacity.stop_after_attempt(policy.same_provider_retries + 1),
-        "wait": wait_jittered(policy, rng=rng),
-        "retry": retry_same_provider(policy),
-        "reraise": True,
-    }
-
-
-def same_provider_retrying(
-    policy: RouterPolicy,
-    *,
-    sleep: Callable[[float], Awaitable[None]] | None = None,
-    rng: random.Random | None = None,
-    before_sleep: BeforeSleep | None = None,
-) -> tenacity.AsyncRetrying:
-    """Tenacity driving the quick retries on one provider::
-
-        async for attempt in same_provider_retrying(policy):
-            with attempt:
-                return await call_provider()
-
-    Retries only what :func:`decide` marks ``retry_same`` (at most
-    ``same_provider_retries`` times) and re-raises the last exception, for the
-    caller to classify and fail over. The default sleep honours :func:`set_testing`;
-    an explicit ``sleep`` gets the real delay.
-    """
-    kwargs = _retrying_kwargs(policy, rng)
-    return tenacity.AsyncRetrying(sleep=sleep or _async_sleep, before_sleep=before_sleep, **kwargs)

@@ -24,4 +24,5 @@ def policy_from_settings(settings: Settings) -> RouterPolicy:
         stream_idle_timeout_s=r.stream_idle_timeout,
         timeout_s=r.timeout,
         max_cooldown_wait_s=r.max_cooldown_wait,
+        allow_client_store=r.allow_client_store,
     )

@@ -1,8 +1,9 @@
 """``TppcRouter``: a drop-in for ``litellm.Router`` with priority failover.
 
 The wrapped ``litellm.Router`` holds every deployment (the caller's, then ours) and
-makes each provider call; the :class:`Engine` decides which provider to call,
-when to retry, fail over, or return an error as is. Requests for groups that are
+makes each provider call (:class:`~tppc_router.routing.senders.LiteLLMSender`); the request
+:class:`~tppc_router.routing.pipeline.Pipeline`, shared with the gateway, decides which provider
+to call, when to retry, fail over, or return an error as is. Requests for groups that are
 not ours go straight to the wrapped router, untouched: its defaults, retries,
 cooldowns, fallbacks and errors. Attribute reads and writes that are not ours reach
 the wrapped router too (see docs/drop-in.md for why this is a wrapper and what differs).
@@ -13,27 +14,26 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tppc_router.routing._litellm import load_litellm
-from tppc_router.routing.affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
 from tppc_router.routing.breaker import BreakerRegistry
 from tppc_router.clock import Clock, monotonic
 from tppc_router.config.schema import Settings
-from tppc_router.config.deployments import Credential, build_model_list, credential_chain, pinned_group
-from tppc_router.routing.engine import Engine, Target, TargetAttempt
+from tppc_router.config.deployments import Credential, build_model_list, credential_chain
+from tppc_router.routing.engine import Target
 from tppc_router.errors import Attempt
 from tppc_router.routing.observe import CompositeObserver, FailoverLog, ProviderStats
 from tppc_router.routing.policy import policy_from_settings
 from tppc_router.routing.portal import Portal, SyncStream
 from tppc_router.state import backend_info, close_registry, registry_from_settings
 from tppc_router.routing.status import ProviderStatus, provider_statuses
-from tppc_router.routing.stream import FailoverStream, open_stream
-from tppc_router.routing.trackers import ChatTracker, ResponsesTracker, event_view
+from tppc_router.routing.pipeline import Pipeline, explicit_targets, targets_by_group
+from tppc_router.routing.senders import LiteLLMSender
+from tppc_router.routing.stream import FailoverStream
 from tppc_router.routing.dropin import (
-    PINNED_CALL_FLAGS,
     fallback_groups,
     pop_fallback_overrides,
     tppc_deployments,
@@ -41,20 +41,6 @@ from tppc_router.routing.dropin import (
 )
 
 __all__ = ["TppcRouter"]
-
-
-def targets_for(chain: Sequence[Credential]) -> dict[str, list[Target]]:
-    """Model group -> targets, for the groups and the pinned ``<provider>/<model>`` groups."""
-    groups: dict[str, list[Target]] = {}
-    for cred in chain:
-        for model in cred.models:
-            pinned = pinned_group(cred.provider, model)
-            for group in (model, pinned):
-                groups.setdefault(group, []).append(
-                    Target(cred.provider, model, group, cred.priority, cred.base_url, cred.api_key, call_group=pinned,
-                           reasoning_effort=cred.reasoning_effort, store=cred.store)
-                )
-    return groups
 
 
 @dataclass(frozen=True)
@@ -108,8 +94,9 @@ class TppcRouter:
         )
         self.stats = ProviderStats()
         self.observer = CompositeObserver([self.stats, FailoverLog(), *observers])
-        self.engine = Engine(self.policy, self.breakers, clock=clock, observer=self.observer)
-        self.affinity = AffinityMap()
+        self.pipeline = Pipeline(self.policy, self.breakers, clock=clock, observer=self.observer)
+        self.engine = self.pipeline.engine
+        self.affinity = self.pipeline.affinity
         model_list = router_args[0] if router_args else router_kwargs.pop("model_list", None)
         self._extra = [dict(d) for d in (model_list or [])]
         self._router_args = tuple(router_args[1:])
@@ -149,7 +136,7 @@ class TppcRouter:
         for name, value in self._writes.items():
             setattr(router, name, value)
         chain = credential_chain(settings)
-        return _State(settings, router, targets_for(chain), chain)
+        return _State(settings, router, targets_by_group(chain), chain)
 
     # -- public state -------------------------------------------------------------
 
@@ -183,7 +170,7 @@ class TppcRouter:
                  if c.provider in before and before[c.provider] != (c.base_url, c.api_key.get_secret_value())]
         self._state = new
         self.policy = policy_from_settings(settings)
-        self.engine.policy = self.policy
+        self.pipeline.policy = self.policy
         for provider in removed:
             self.breakers.forget(provider)
         for cred in fresh:
@@ -204,36 +191,6 @@ class TppcRouter:
 
     # -- calls ----------------------------------------------------------------------
 
-    def _explicit(self, model: str, kwargs: dict[str, Any]) -> list[Target] | None:
-        if model not in self._state.targets or ("api_key" not in kwargs and "api_base" not in kwargs):
-            return None  # another group's per-request credential is litellm's to use
-        chain = credential_chain(self._state.settings, api_key=kwargs.pop("api_key", None),
-                                 api_base=kwargs.pop("api_base", None))
-        cred = chain[0]  # the explicit credential, alone
-        return [Target(cred.provider, model, model, 1, cred.base_url, cred.api_key, call_group="")]
-
-    def _call_kwargs(self, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        kw = dict(kwargs)
-        kw["num_retries"] = 0
-        if ta.target.call_group:
-            kw.update(PINNED_CALL_FLAGS)  # one attempt, no litellm fallbacks or cooldowns: the engine decides
-        kw["timeout"] = max(0.001, min(float(kw.get("timeout") or self.policy.timeout_s), ta.remaining))
-        if not ta.target.call_group:  # explicit credential: call it whole, not through a deployment
-            kw.update(api_key=ta.target.api_key.get_secret_value(), api_base=ta.target.base_url)
-            kw.setdefault("reasoning_effort", "high")
-            kw.setdefault("store", False)
-        return kw
-
-    async def _invoke(self, state: _State, method: str, ta: TargetAttempt, kwargs: Mapping[str, Any]) -> Any:
-        """One provider call on the router the request started with (a reload does not disturb it)."""
-        kw = self._call_kwargs(ta, kwargs)
-        if ta.target.call_group:
-            coro = _call(state.router, method, model=ta.target.call_group, **kw)
-        else:
-            coro = _call(load_litellm(), method, model=f"openai/responses/{ta.target.model}", **kw)
-        async with asyncio.timeout(kw["timeout"] + 1.0):
-            return await coro
-
     def _annotate(self, result: Any, target: Target, attempts: list[Attempt]) -> Any:
         hidden = getattr(result, "_hidden_params", None)
         if not isinstance(hidden, dict):
@@ -248,66 +205,20 @@ class TppcRouter:
         return result
 
     async def _run(self, method: str, model: str, kwargs: dict[str, Any], *, responses: bool) -> Any:
-        state = self._state
-        targets = self._explicit(model, kwargs) or list(state.targets.get(model, []))
+        state = self._state  # the router this call started with: a reload does not disturb it
+        explicit = explicit_targets(state.settings, model, kwargs) if model in state.targets else None
+        targets = explicit or list(state.targets.get(model, []))  # another group's credential is litellm's
         if not targets:
             return await _call(state.router, method, model=model, **kwargs)
-        prefer = None
-        leave: dict[str, bool] = {"strip": False}
-        if responses:
-            prefer = self.affinity.owner_of(kwargs.get("previous_response_id"), kwargs.get("input"))
-
-        def on_leave(target: Target) -> None:
-            if target.provider == prefer:
-                leave["strip"] = True
-
-        def request_kwargs(ta: TargetAttempt) -> dict[str, Any]:
-            if leave["strip"] and ta.target.provider != prefer and "input" in kwargs:
-                return {**kwargs, "input": strip_encrypted_reasoning(kwargs["input"])}
-            return kwargs
-
+        timeout = kwargs.get("timeout")
+        call = self.pipeline.call(model, targets, kwargs, responses=responses,
+                                  timeout=float(timeout) if isinstance(timeout, int | float) else None)
+        sender = LiteLLMSender(state.router, method)
         if kwargs.get("stream"):
-            return await self._run_stream(state, method, model, targets, request_kwargs, prefer, on_leave, responses)
-
-        async def attempt(ta: TargetAttempt) -> Any:
-            return await self._invoke(state, method, ta, request_kwargs(ta))
-
-        result, target, attempts = await self.engine.run(model, targets, attempt, prefer=prefer, on_leave=on_leave)
-        if responses:
-            dump = getattr(result, "model_dump", None)
-            if callable(dump):
-                self.affinity.remember(target.provider, issued_ids(dump()))
+            stream: FailoverStream[Any] = await call.stream(sender)
+            return stream
+        result, target, attempts = await call.send(sender)
         return self._annotate(result, target, attempts)
-
-    async def _run_stream(self, state: _State, method: str, model: str, targets: list[Target], request_kwargs: Any,
-                          prefer: str | None, on_leave: Any, responses: bool) -> FailoverStream[Any]:
-        async def open_fn(ta: TargetAttempt) -> AsyncIterator[Any]:
-            opened = await self._invoke(state, method, ta, request_kwargs(ta))
-            iterator: AsyncIterator[Any] = opened.__aiter__()
-            return iterator
-
-        def tracker(target: Target) -> Any:
-            return ResponsesTracker(target.provider) if responses else ChatTracker(target.provider)
-
-        stream: FailoverStream[Any] = await open_stream(self.engine, model, targets, open_fn, tracker,
-                                                        prefer=prefer, on_leave=on_leave)
-        if responses:
-            self._remember_stream(stream)
-        return stream
-
-    def _remember_stream(self, stream: FailoverStream[Any]) -> None:
-        """Remember the ids a Responses stream issues, for affinity."""
-        created = getattr(stream.tracker, "created", None)
-        if isinstance(created, Mapping):
-            self.affinity.remember(stream.provider, issued_ids(created))
-
-        def on_item(item: Any) -> None:
-            kind, payload = event_view(item)
-            done = payload.get("item") if kind == "response.output_item.done" else None
-            if isinstance(done, Mapping) and done.get("type") == "reasoning":
-                self.affinity.remember(stream.provider, [str(done.get("id") or "")])
-
-        stream.on_item = on_item
 
     # -- litellm.Router-compatible surface ------------------------------------------
 

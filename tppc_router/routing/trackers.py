@@ -125,9 +125,13 @@ class ResponsesTracker(Generic[T]):
     usage: Any = None
     open_items: set[int] = field(default_factory=set)
     done_items: list[tuple[int, Any]] = field(default_factory=list)
+    next_sequence: int = 0  # the sequence_number an event we add after the provider's would carry
+    final: Mapping[str, Any] | None = None  # the response of the terminal event (completed/incomplete/failed)
 
     def feed(self, item: T) -> None:
         kind, payload = event_view(item)
+        number = payload.get("sequence_number")
+        self.next_sequence = number + 1 if isinstance(number, int) else self.next_sequence + 1
         if kind == "response.created":
             response = payload.get("response")
             self.created = response if isinstance(response, Mapping) else None
@@ -142,6 +146,8 @@ class ResponsesTracker(Generic[T]):
         if kind in TERMINAL:
             self.terminal = True
             response = payload.get("response")
+            if isinstance(response, Mapping):
+                self.final = response
             if isinstance(response, Mapping) and response.get("usage") is not None:
                 self.usage = response.get("usage")
             if kind in ERROR_TERMINAL and not self.content_started:

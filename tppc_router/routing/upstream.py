@@ -1,8 +1,9 @@
-"""Direct HTTP to a provider, for the gateway's faithful Responses path.
+"""Direct HTTP to a provider: the pooled client of the raw sender and of the probes.
 
-The gateway forwards ``/v1/responses`` bytes itself (httpx), so every event the
-provider streams reaches the client in order with its payload intact; the
-failover engine still decides which provider to call. Provider errors are raised
+The gateway forwards ``/v1/responses`` bytes itself (httpx, through
+:class:`~tppc_router.routing.senders.HttpxSender`), so every event the provider
+streams reaches the client in order with its payload intact; the pipeline still
+decides which provider to call. Provider errors are raised
 as ``httpx.HTTPStatusError`` (body already read) so :func:`failover.classify`
 treats them exactly like litellm's.
 """
@@ -20,24 +21,9 @@ from tppc_router.routing.engine import Target
 from tppc_router.routing.trackers import SSEEvent, parse_sse_data
 from tppc_router.masking import get_logger
 
-__all__ = ["Upstream", "apply_defaults"]
+__all__ = ["Upstream"]
 
 logger = get_logger("tppc_router.routing.upstream")
-
-
-def apply_defaults(body: Mapping[str, Any], target: Target, *, responses: bool) -> dict[str, Any]:
-    """The provider's copy of a request: its model name and the hard-coded defaults,
-    where the caller did not set them (the caller's explicit value wins)."""
-    out = dict(body)
-    out["model"] = target.model
-    out.setdefault("store", target.store)
-    if responses:
-        reasoning = dict(out.get("reasoning") or {})
-        reasoning.setdefault("effort", target.reasoning_effort)
-        out["reasoning"] = reasoning
-    else:
-        out.setdefault("reasoning_effort", target.reasoning_effort)
-    return out
 
 
 def _headers(target: Target, extra: Mapping[str, str] | None) -> dict[str, str]:

@@ -1,10 +1,12 @@
 """OpenAI-compatible endpoints: ``/v1/responses``, ``/v1/chat/completions``, ``/v1/models``.
 
-``/v1/responses`` is forwarded over raw HTTP (:class:`~tppc_router.routing.upstream.Upstream`):
-the client's body goes to the provider with only ``model`` replaced and the
-defaults of :func:`~tppc_router.routing.upstream.apply_defaults` added, and every event
-the provider streams is relayed byte for byte, in order. The failover engine still
-picks the provider, retries, fails over before content, and keeps affinity.
+``/v1/responses`` is forwarded over raw HTTP (:class:`~tppc_router.routing.senders.HttpxSender`):
+the client's body goes to the provider with only ``model`` replaced and the target's
+defaults added (:func:`~tppc_router.routing.senders.provider_body`), and every event the
+provider streams is relayed byte for byte, in order. The request pipeline the library
+uses (:class:`~tppc_router.routing.pipeline.Pipeline`, ``router.pipeline``) picks the
+provider, retries, fails over before content, keeps affinity and completes a whole
+stream that lacked its terminal event.
 
 ``/v1/chat/completions`` goes through litellm (``TppcRouter.acompletion``), which
 translates chat to the providers' Responses API.
@@ -19,7 +21,7 @@ silent close.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
@@ -28,16 +30,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from tppc_router.routing.affinity import AffinityMap, issued_ids, strip_encrypted_reasoning
-from tppc_router.routing.engine import Target, TargetAttempt
-from tppc_router.errors import Attempt, StreamInterruptedError, TppcRouterError
+from tppc_router.routing.engine import Target
+from tppc_router.errors import StreamInterruptedError, TppcRouterError
 from tppc_router.routing.failover import classify
-from tppc_router.routing.litellm_logging import LoggedCall
 from tppc_router.masking import mask_text
 from tppc_router.routing.router import TppcRouter
-from tppc_router.routing.stream import FailoverStream, open_stream
+from tppc_router.routing.pipeline import Call
+from tppc_router.routing.senders import HttpxSender
+from tppc_router.routing.stream import FailoverStream
 from tppc_router.routing.trackers import PREAMBLE, ResponsesTracker, SSEEvent
-from tppc_router.routing.upstream import Upstream, apply_defaults
 from tppc_router.server.deps import JsonBody, RuntimeDep, require_api_key
 from tppc_router.server.validation import check_chat, check_responses
 from tppc_router.server.errors import PROVIDER_HEADER, GatewayError, ProviderRejected, error_body, masked
@@ -136,111 +137,30 @@ def _rejected(exc: httpx.HTTPStatusError, provider: str | None) -> ProviderRejec
                             content_type=response.headers.get("content-type", "application/json"))
 
 
-def _reasoning_ids(items: Iterable[Any]) -> list[str]:
-    return [str(i.get("id") or "") for i in items if isinstance(i, Mapping) and i.get("type") == "reasoning"]
+async def _answer(call: Call[httpx.Response, SSEEvent], sender: HttpxSender) -> Response:
+    try:
+        result, target, _ = await call.send(sender)
+    except httpx.HTTPStatusError as exc:
+        raise _rejected(exc, call.tried) from None
+    return Response(result.content, status_code=result.status_code,
+                    media_type=result.headers.get("content-type", "application/json"),
+                    headers={PROVIDER_HEADER: target.provider})
 
 
-class _ResponsesCall:
-    """One ``/v1/responses`` request: affinity, each provider's copy of the body, who was tried."""
-
-    def __init__(self, tppc: TppcRouter, upstream: Upstream, body: dict[str, Any], headers: dict[str, str]) -> None:
-        self.tppc = tppc
-        self.upstream = upstream
-        self.body = body
-        self.headers = headers
-        self.prefer = tppc.affinity.owner_of(body.get("previous_response_id"), body.get("input"))
-        self.tried: str | None = None  # the provider of the latest attempt
-        self._strip = False
-        self._started = tppc.clock()
-
-    def done(self, model: str, *, stream: bool, target: Target | None, attempts: Sequence[Attempt],
-             response: Any = None, error: BaseException | None = None, outcome: str = "ok") -> None:
-        """Tell the router's observers (LiteLLM callbacks, token metrics) this logical call is over."""
-        usage = response.get("usage") if isinstance(response, Mapping) else None
-        self.tppc.observer.on_call_done(LoggedCall(
-            model, "responses", stream, outcome, target.provider if target else None, tuple(attempts),
-            self.tppc.clock() - self._started, usage, error, model=target.model if target else None,
-            api_base=target.base_url if target else None, request=self.body.get("input"), response=response))
-
-    def on_leave(self, target: Target) -> None:
-        if target.provider == self.prefer:
-            self._strip = True  # its encrypted reasoning means nothing to anyone else
-
-    def _body(self, ta: TargetAttempt) -> dict[str, Any]:
-        self.tried = ta.target.provider
-        body = self.body
-        if self._strip and ta.target.provider != self.prefer and "input" in body:
-            body = {**body, "input": strip_encrypted_reasoning(body["input"])}
-        return apply_defaults(body, ta.target, responses=True)
-
-    async def _post(self, ta: TargetAttempt) -> httpx.Response:
-        timeout = max(0.001, min(self.tppc.policy.timeout_s, ta.remaining))
-        return await self.upstream.post(ta.target, "/responses", self._body(ta), timeout=timeout,
-                                        headers=self.headers)
-
-    async def _open(self, ta: TargetAttempt) -> AsyncIterator[SSEEvent]:
-        # The engine times the first byte and every silence itself; httpx's timeout is a backstop.
-        policy = self.tppc.policy
-        timeout = max(policy.first_byte_timeout_s, policy.stream_idle_timeout_s) + 1.0
-        return await self.upstream.open_sse(ta.target, "/responses", self._body(ta), timeout=timeout,
-                                            headers=self.headers)
-
-    async def answer(self, model: str, targets: list[Target]) -> Response:
-        try:
-            result, target, attempts = await self.tppc.engine.run(model, targets, self._post, prefer=self.prefer,
-                                                                  on_leave=self.on_leave)
-        except Exception as exc:
-            self.done(model, stream=False, target=None, attempts=getattr(exc, "attempts", ()), error=exc,
-                      outcome="failed")
-            if isinstance(exc, httpx.HTTPStatusError):
-                raise _rejected(exc, self.tried) from None
-            raise
-        try:
-            parsed = json.loads(result.content)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, Mapping):
-            self.tppc.affinity.remember(target.provider, issued_ids(parsed))
-        self.done(model, stream=False, target=target, attempts=attempts, response=parsed)
-        return Response(result.content, status_code=result.status_code,
-                        media_type=result.headers.get("content-type", "application/json"),
-                        headers={PROVIDER_HEADER: target.provider})
-
-    async def stream(self, model: str, targets: list[Target]) -> tuple[FailoverStream[SSEEvent], AsyncIterator[bytes]]:
-        try:
-            stream: FailoverStream[SSEEvent] = await open_stream(
-                self.tppc.engine, model, targets, self._open, _responses_tracker, prefer=self.prefer,
-                on_leave=self.on_leave,
-            )
-        except Exception as exc:
-            self.done(model, stream=True, target=None, attempts=getattr(exc, "attempts", ()), error=exc,
-                      outcome="failed")
-            if isinstance(exc, httpx.HTTPStatusError):
-                raise _rejected(exc, self.tried) from None
-            raise
-        tracker = stream.tracker
-        assert isinstance(tracker, ResponsesTracker)
-        if tracker.created is not None:
-            self.tppc.affinity.remember(stream.provider, issued_ids(tracker.created))
-
-        def ended(response: Mapping[str, Any] | None, error: BaseException | None) -> None:
-            self.done(model, stream=True, target=stream.target, attempts=stream.attempts, response=response,
-                      error=error, outcome="ok" if error is None else "interrupted")
-
-        return stream, _relay_responses(stream, tracker, self.tppc.affinity, ended)
+async def _stream(call: Call[httpx.Response, SSEEvent], sender: HttpxSender) -> Response:
+    try:
+        stream = await call.stream(sender)
+    except httpx.HTTPStatusError as exc:
+        raise _rejected(exc, call.tried) from None
+    tracker = stream.tracker
+    assert isinstance(tracker, ResponsesTracker)
+    return EventStream(stream, _relay_responses(stream, tracker))
 
 
-def _responses_tracker(target: Target) -> ResponsesTracker[SSEEvent]:
-    return ResponsesTracker(target.provider)
-
-
-async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesTracker[SSEEvent],
-                           affinity: AffinityMap, ended: Any = None) -> AsyncIterator[bytes]:
-    """The provider's events as they came; then a synthesized ``response.completed``
-    for a whole stream that lacked one, or ``error`` + ``response.failed`` for a cut one.
-    ``ended(response, error)`` is told how it finished (the terminal response, or the interruption)."""
-    next_number = 0
-    final: Mapping[str, Any] | None = None
+async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesTracker[SSEEvent]
+                           ) -> AsyncIterator[bytes]:
+    """The provider's events as they came (and the pipeline's ``response.completed`` for a whole
+    stream that lacked one), or ``error`` + ``response.failed`` after them for a cut one."""
     preamble: list[bytes] | None = []  # the events held back until content, sent in one write with it
     pending: list[bytes] = []  # events that arrived together, sent in one write
     try:
@@ -259,29 +179,12 @@ async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesT
                 if not event.more:
                     yield b"".join(pending)
                     pending.clear()
-            payload = event.parsed
-            if payload is None:
-                continue
-            number = payload.get("sequence_number")
-            next_number = number + 1 if isinstance(number, int) else next_number + 1
-            if event.type == "response.output_item.done":
-                affinity.remember(stream.provider, _reasoning_ids([payload.get("item")]))
-            elif event.type in ("response.completed", "response.incomplete") and isinstance(
-                    payload.get("response"), Mapping):
-                final = payload["response"]
         if preamble or pending:
             yield b"".join((preamble or []) + pending)
-        if not tracker.terminal and tracker.whole_without_terminal():
-            completed = tracker.synthesize_completed(next_number)
-            final = completed["response"]
-            yield sse("response.completed", completed)
-        if ended is not None:
-            ended(final or {"usage": tracker.usage}, None)
     except StreamInterruptedError as exc:
-        if ended is not None:
-            ended(None, exc)
         if preamble or pending:
             yield b"".join((preamble or []) + pending)
+        next_number = tracker.next_sequence
         message = mask_text(exc.message)
         yield sse("error", {"type": "error", "code": "stream_interrupted", "message": message, "param": None,
                             "sequence_number": next_number})
@@ -299,11 +202,9 @@ async def create_response(request: Request, body: JsonBody, runtime: RuntimeDep)
     model = requested_model(body)
     stream = _stream_flag(body)
     targets = targets_for(runtime.router, model)
-    call = _ResponsesCall(runtime.router, runtime.get_upstream(), body, forwarded_headers(request))
-    if not stream:
-        return await call.answer(model, targets)
-    opened, relay = await call.stream(model, targets)
-    return EventStream(opened, relay)
+    call: Call[httpx.Response, SSEEvent] = runtime.router.pipeline.call(model, targets, body, responses=True)
+    sender = HttpxSender(runtime.get_upstream(), headers=forwarded_headers(request))
+    return await (_stream(call, sender) if stream else _answer(call, sender))
 
 
 # --------------------------------------------------------------------------- /v1/chat/completions
