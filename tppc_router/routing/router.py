@@ -65,7 +65,7 @@ class TppcRouter:
 
     # Our own members: reads and writes of any other name reach the wrapped litellm.Router.
     _OWN: ClassVar[frozenset[str]] = frozenset({
-        "policy", "clock", "breakers", "stats", "observer", "engine", "affinity",
+        "policy", "clock", "breakers", "stats", "observer", "pipeline", "engine", "affinity",
         "_owns_breakers", "_extra", "_router_args", "_router_kwargs", "_writes", "_portal", "_state",
     })
 
