@@ -6,10 +6,15 @@ async) the same sequential request is timed through:
 * ``direct``   the openai SDK straight to the simulated primary (no litellm at all);
 * ``bare``     a bare ``litellm.Router(model_list=build_model_list(settings))`` with LiteLLM's
                defaults: the same deployments TppcRouter builds (the goal's baseline);
-* ``bare0``    the same with ``num_retries=0, disable_cooldowns=True``: exactly the router
-               TppcRouter wraps, so ``tppc/bare0`` isolates the failover layer's own cost;
+* ``bare0``    the same with ``num_retries=0, disable_cooldowns=True``: what each provider call
+               of TppcRouter amounts to (it sends ``num_retries=0``, no fallbacks and
+               ``cooldown_time=0`` per call), so ``tppc/bare0`` isolates the failover layer's own cost;
 * ``tppc``     ``TppcRouter(settings)`` (failover engine, breaker, affinity, trackers on top of the
-               wrapped ``litellm.Router``).
+               wrapped ``litellm.Router``);
+* ``ubare``    a group of the caller's own (``mine``, the primary's deployment under another name)
+               on a bare ``litellm.Router`` that also holds the tppc deployments;
+* ``utppc``    the same group through ``TppcRouter(settings, model_list=[mine])``: a group that is not
+               tppc's goes to the wrapped router untouched, so ``utppc/ubare`` should be ~1.00x.
 
 The simulators run in a child process (``bench/_common.py``), so the client code under
 test does not share its GIL with the providers. The sync and the async callers each run
@@ -23,7 +28,8 @@ Besides p50/p95 over all samples it prints the client process's CPU time per req
 (``time.process_time``, all threads, pauses included so background work is counted) and
 the *paired* ratio: the median over rounds of
 (median of the tppc block / median of the adjacent bare block), which cancels most of the
-noise other work on the machine adds. Goal: tppc p50 <= 1.10x bare p50.
+noise other work on the machine adds. Goal: tppc p50 <= 1.10x bare p50, and
+utppc p50 <= 1.05x ubare p50 (the caller's own groups pay nothing).
 
     .venv/bin/python bench/bench_router_overhead.py            # ~1.5 min
     .venv/bin/python bench/bench_router_overhead.py --quick    # ~40 s
@@ -63,11 +69,12 @@ from _common import (
 )
 
 GOAL_P50 = 1.10
+GOAL_OWN_P50 = 1.05
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 INPUT = "Say hello"
 APIS = ("responses", "chat")
 MODES = ("sync", "async")
-VARIANTS = ("direct", "bare", "bare0", "tppc")
+VARIANTS = ("direct", "bare", "bare0", "tppc", "ubare", "utppc")
 
 
 def measure(mode: str, urls: dict[str, str], n: int, warmup: int, block: int) -> dict[str, list[list[float]]]:
@@ -83,6 +90,9 @@ def measure(mode: str, urls: dict[str, str], n: int, warmup: int, block: int) ->
     model_list = build_model_list(settings)
     tppc = TppcRouter(settings)
     bare = litellm.Router(model_list=model_list)
+    mine = {"model_name": "mine", "litellm_params": dict(model_list[0]["litellm_params"])}
+    ubare = litellm.Router(model_list=[mine, *model_list])
+    utppc = TppcRouter(settings, model_list=[mine])
     bare0 = litellm.Router(model_list=model_list, num_retries=0, disable_cooldowns=True)
     wire = {"reasoning": {"effort": "high"}, "store": False}  # what the deployments add, sent directly
     chat_wire = {"reasoning_effort": "high", "store": False}
@@ -101,6 +111,10 @@ def measure(mode: str, urls: dict[str, str], n: int, warmup: int, block: int) ->
             "chat/bare": lambda: bare.completion(model="gpt-5", messages=MESSAGES),
             "chat/bare0": lambda: bare0.completion(model="gpt-5", messages=MESSAGES),
             "chat/tppc": lambda: tppc.completion(model="gpt-5", messages=MESSAGES),
+            "responses/ubare": lambda: ubare.responses(model="mine", input=INPUT),
+            "responses/utppc": lambda: utppc.responses(model="mine", input=INPUT),
+            "chat/ubare": lambda: ubare.completion(model="mine", messages=MESSAGES),
+            "chat/utppc": lambda: utppc.completion(model="mine", messages=MESSAGES),
         }
     else:
         aclient = openai.AsyncOpenAI(base_url=urls["primary"], api_key=PRIMARY_KEY)
@@ -113,6 +127,10 @@ def measure(mode: str, urls: dict[str, str], n: int, warmup: int, block: int) ->
             "chat/bare": lambda: bare.acompletion(model="gpt-5", messages=MESSAGES),
             "chat/bare0": lambda: bare0.acompletion(model="gpt-5", messages=MESSAGES),
             "chat/tppc": lambda: tppc.acompletion(model="gpt-5", messages=MESSAGES),
+            "responses/ubare": lambda: ubare.aresponses(model="mine", input=INPUT),
+            "responses/utppc": lambda: utppc.aresponses(model="mine", input=INPUT),
+            "chat/ubare": lambda: ubare.acompletion(model="mine", messages=MESSAGES),
+            "chat/utppc": lambda: utppc.acompletion(model="mine", messages=MESSAGES),
         }
 
     def check(name: str, result: Any) -> None:
@@ -162,6 +180,7 @@ def measure(mode: str, urls: dict[str, str], n: int, warmup: int, block: int) ->
     for name in calls:
         blocks[name].append([cpu[name] / n])  # the last "block" carries CPU seconds per request
     tppc.close()
+    utppc.close()
     loop.close()
     return blocks
 
@@ -253,6 +272,19 @@ def main() -> int:
             ])
     print_table(["api", "p50 tppc/bare", "paired", "p95 tppc/bare", "p50 added ms", "goal", "p50 tppc/bare0",
                  "paired"], verdict_rows)
+    own_rows = []
+    for api in APIS:
+        for mode in MODES:
+            base = f"{api}/{mode}"
+            ubare, utppc = summarize(flat(f"{base}/ubare")), summarize(flat(f"{base}/utppc"))
+            r50 = ratio(utppc["p50"], ubare["p50"])
+            met = r50 <= GOAL_OWN_P50
+            met_all &= met
+            own_rows.append([base, fmt_ratio(r50), fmt_ratio(paired_ratio(blocks[f"{base}/utppc"],
+                                                                           blocks[f"{base}/ubare"])),
+                             f"{(utppc['p50'] - ubare['p50']) * 1000:+.3f}", "met" if met else "MISSED"])
+    print(f"\nThe caller's own group (goal: utppc p50 <= {GOAL_OWN_P50:.2f}x ubare p50)")
+    print_table(["api", "p50 utppc/ubare", "paired", "p50 added ms", "goal"], own_rows)
     print("bare  = litellm.Router(model_list) with LiteLLM defaults (the goal's baseline)")
     print("bare0 = litellm.Router(model_list, num_retries=0, disable_cooldowns=True): what TppcRouter wraps,")
     print("        so tppc/bare0 is the cost of the failover layer itself")

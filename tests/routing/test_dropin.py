@@ -141,3 +141,46 @@ def test_router_arguments_without_tppc_settings() -> None:
         assert router.completion(model="mine", messages=MESSAGES).choices[0].message.content == "from my own group"
     finally:
         router.close()
+
+
+def test_sync_chat_stream_is_litellms_and_rebuilds(make_router: RouterFactory) -> None:
+    """A tppc chat stream (sync) is a CustomStreamWrapper and stream_chunk_builder rebuilds its text."""
+    import litellm
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+    stream = make_router().completion(model="gpt-5", messages=MESSAGES, stream=True)
+    assert isinstance(stream, CustomStreamWrapper)
+    assert stream.provider == "primary"
+    chunks = list(stream)
+    rebuilt = litellm.stream_chunk_builder(chunks, messages=MESSAGES)
+    assert rebuilt is not None and "Hello from primary" in rebuilt.choices[0].message.content
+
+
+async def test_async_chat_stream_is_litellms_and_rebuilds(make_router: RouterFactory,
+                                                          sims: dict[str, ProviderSimulator]) -> None:
+    """A tppc chat stream (async) that failed over is a CustomStreamWrapper that rebuilds the backup's text."""
+    import litellm
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+    sims["primary"].set_fault(Fault.parse("status:503"))
+    stream = await make_router().acompletion(model="gpt-5", messages=MESSAGES, stream=True)
+    assert isinstance(stream, CustomStreamWrapper)
+    chunks = [chunk async for chunk in stream]
+    rebuilt = litellm.stream_chunk_builder(chunks, messages=MESSAGES)
+    assert rebuilt is not None and "Hello from backup" in rebuilt.choices[0].message.content
+    assert stream._hidden_params["tppc_provider"] == "backup"
+
+
+async def test_responses_streams_are_litellms(make_router: RouterFactory) -> None:
+    """Tppc Responses streams are LiteLLM's Responses stream types, async and sync, ending in response.completed."""
+    from litellm.responses.streaming_iterator import ResponsesAPIStreamingIterator, SyncResponsesAPIStreamingIterator
+
+    router = make_router()
+    stream = await router.aresponses(model="gpt-5", input="hi", stream=True)
+    assert isinstance(stream, ResponsesAPIStreamingIterator)
+    kinds = [str(getattr(event, "type", "")).lower() async for event in stream]
+    assert kinds and kinds[-1].endswith(("response.completed", "response_completed"))
+    sync_stream = router.responses(model="gpt-5", input="hi", stream=True)
+    assert isinstance(sync_stream, SyncResponsesAPIStreamingIterator)
+    assert [str(getattr(event, "type", "")).lower() for event in sync_stream][-1].endswith(
+        ("response.completed", "response_completed"))

@@ -33,6 +33,7 @@ from tppc_router.routing.status import ProviderStatus, provider_statuses
 from tppc_router.routing.pipeline import Pipeline, explicit_targets, targets_by_group
 from tppc_router.routing.senders import LiteLLMSender
 from tppc_router.routing.stream import FailoverStream
+from tppc_router.routing.litellm_streams import as_litellm_stream
 from tppc_router.routing.dropin import (
     fallback_groups,
     pop_fallback_overrides,
@@ -254,18 +255,22 @@ class TppcRouter:
     async def acompletion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
         if model not in self._state.targets:  # the caller's own group: litellm.Router's call, untouched
             return await self._direct("acompletion", model, messages=messages, **kwargs)
-        return await self._route("acompletion", model, {"messages": messages, **kwargs}, responses=False)
+        result = await self._route("acompletion", model, {"messages": messages, **kwargs}, responses=False)
+        return _as_litellm_type(result, model, responses=False)
 
     async def aresponses(self, model: str, input: Any = None, **kwargs: Any) -> Any:
         if model not in self._state.targets:
             return await self._direct("aresponses", model, input=input, **kwargs)
-        return await self._route("aresponses", model, {"input": input, **kwargs}, responses=True)
+        result = await self._route("aresponses", model, {"input": input, **kwargs}, responses=True)
+        return _as_litellm_type(result, model, responses=True)
 
     def completion(self, model: str, messages: list[Any], **kwargs: Any) -> Any:
         if model not in self._state.targets:
             return self._direct_sync("completion", model, messages=messages, **kwargs)
         if kwargs.get("stream"):
-            return SyncStream(self._portal, self._portal.call(self.acompletion(model, messages, **kwargs)))
+            opened = self._portal.call(self._route("acompletion", model, {"messages": messages, **kwargs},
+                                                   responses=False))
+            return _as_litellm_type(opened, model, responses=False, portal=self._portal)
         # Non-streaming sync calls use litellm's sync path (faster than its async one) on a worker thread.
         return self._portal.call(self._route("completion", model, {"messages": messages, **kwargs}, responses=False))
 
@@ -273,7 +278,8 @@ class TppcRouter:
         if model not in self._state.targets:
             return self._direct_sync("responses", model, input=input, **kwargs)
         if kwargs.get("stream"):
-            return SyncStream(self._portal, self._portal.call(self.aresponses(model, input, **kwargs)))
+            opened = self._portal.call(self._route("aresponses", model, {"input": input, **kwargs}, responses=True))
+            return _as_litellm_type(opened, model, responses=True, portal=self._portal)
         return self._portal.call(self._route("responses", model, {"input": input, **kwargs}, responses=True))
 
     async def _direct(self, method: str, model: str, **kwargs: Any) -> Any:
@@ -332,6 +338,15 @@ async def _call(owner: Any, method: str, **kwargs: Any) -> Any:
     if method.startswith("a"):
         return await function(**kwargs)
     return await asyncio.to_thread(function, **kwargs)
+
+
+def _as_litellm_type(result: Any, model: str, *, responses: bool, portal: Portal | None = None) -> Any:
+    """A tppc stream as LiteLLM's stream type; a reply (or a fallback group's stream) as it is."""
+    if isinstance(result, FailoverStream):
+        return as_litellm_stream(result, model=model, responses=responses, portal=portal)
+    if portal is not None and hasattr(result, "__aiter__") and not hasattr(result, "__next__"):
+        return SyncStream(portal, result)  # a fallback group's async stream, for a sync caller
+    return result
 
 
 def _on_class(cls: type, name: str) -> bool:
