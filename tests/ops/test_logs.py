@@ -33,19 +33,21 @@ def restore_logging() -> Iterator[None]:
     """Put the root logger and the third-party loggers back as they were."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    saved = {name: (list(logging.getLogger(name).filters), list(logging.getLogger(name).handlers))
+    saved = {name: (list(logging.getLogger(name).filters), list(logging.getLogger(name).handlers),
+                    logging.getLogger(name).level)
              for name in THIRD_PARTY_LOGGERS}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    for name, (filters, owned) in saved.items():
+    for name, (filters, owned, own_level) in saved.items():
         logging.getLogger(name).filters[:] = filters
         logging.getLogger(name).handlers[:] = owned
+        logging.getLogger(name).setLevel(own_level)
 
 
 def configured(fmt: str = "text") -> io.StringIO:
     stream = io.StringIO()
-    configure_logging("DEBUG", fmt, stream=stream)  # type: ignore[arg-type]
+    configure_logging("DEBUG", fmt, stream=stream, litellm_level="DEBUG")  # type: ignore[arg-type]
     return stream
 
 

@@ -122,15 +122,18 @@ def startup_lines(settings: Settings, host: str, port: int, *, env: dict[str, st
                    "Default: as in the file.")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info", show_default=True)
 @click.option("--log-format", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--litellm-log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="warning",
+              show_default=True, help="Level of LiteLLM's own loggers (LiteLLM, LiteLLM Router, LiteLLM Proxy).")
 def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | None, log_level: str,
-          log_format: str) -> None:
+          log_format: str, litellm_log_level: str) -> None:
     """Run the OpenAI-compatible gateway (/v1) with failover across the configured providers."""
     import uvicorn
 
     from tppc_router.server.app import create_app
     from tppc_router.server.serving import uvicorn_config
 
-    configure_logging(log_level.upper(), "json" if log_format == "json" else "text")
+    configure_logging(log_level.upper(), "json" if log_format == "json" else "text",
+                      litellm_level=litellm_log_level.upper())
     path = resolve_config(config)
     try:
         settings, set_aside = load_for_serving(path, tppc)

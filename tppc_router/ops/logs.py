@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import weakref
 from collections.abc import Iterable, Mapping
@@ -43,6 +44,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 from tppc_router.envref import parse_env_reference
 from tppc_router.masking import MaskingFilter, get_logger, mask, mask_text
+from tppc_router.ops.requestid import RequestIdFilter
 
 if TYPE_CHECKING:
     from tppc_router.routing.breaker import BreakerState, CircuitBreaker
@@ -120,6 +122,14 @@ class MaskingRecordFilter(MaskingFilter):
         return True
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (litellm and uvicorn colour some messages)."""
+    return _ANSI.sub("", text)
+
+
 class TextFormatter(logging.Formatter):
     """``2025-01-01 12:00:00,000 INFO tppc_router.routing.failover: ...``, masked as a whole."""
 
@@ -127,7 +137,7 @@ class TextFormatter(logging.Formatter):
         super().__init__(fmt)
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask_text(super().format(record))
+        return mask_text(strip_ansi(super().format(record)))
 
 
 # Attributes every LogRecord has; anything else came from ``extra=``.
@@ -135,31 +145,46 @@ _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, then
-    ``exc`` (the traceback) and any ``extra=`` fields. Every string is masked."""
+    """One JSON object per line: ``ts``, ``level``, ``logger``, ``message``, then ``exc`` (the
+    traceback), ``request_id`` (inside a gateway request) and the structured fields our own
+    loggers pass with ``extra=`` (``event``, ``provider``, ``from``, ``to``, ``reason``,
+    ``status``, ``duration_ms``...). Fields other libraries attach (uvicorn's ``color_message``,
+    litellm's objects) are left out, colour codes are stripped, every string is masked."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": mask_text(record.getMessage()),
+            "message": mask_text(strip_ansi(record.getMessage())),
         }
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            out["exc"] = mask_text(record.exc_text)
+            out["exc"] = mask_text(strip_ansi(record.exc_text))
         if record.stack_info:
             out["stack"] = mask_text(record.stack_info)
+        ours = record.name == "tppc_router" or record.name.startswith("tppc_router.")
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in out:
+            if key in _STANDARD_ATTRS or key.startswith("_") or key in out:
+                continue
+            if (ours or key == "request_id") and _is_plain(value):
                 out[key] = _masked_value(value)
         return json.dumps(out, ensure_ascii=False, default=lambda v: mask_text(str(v)))
 
 
+def _is_plain(value: Any) -> bool:
+    """A JSON scalar, or a list of them: what a structured log field may hold."""
+    if isinstance(value, list | tuple):
+        return all(_is_plain(v) and not isinstance(v, list | tuple) for v in value)
+    return value is None or isinstance(value, str | bool | int | float)
+
+
 def _masked_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_masked_value(v) for v in value]
     if isinstance(value, str):
-        return mask_text(value)
+        return mask_text(strip_ansi(value))
     if isinstance(value, bool | int | float) or value is None:
         return value
     return mask_text(str(value))
@@ -202,11 +227,14 @@ def configure_logging(
     fmt: LogFormat = "text",
     *,
     stream: IO[str] | None = None,
+    litellm_level: int | str = "WARNING",
 ) -> logging.Handler:
     """Install the masked handler on the root logger (replacing one installed before).
 
     ``fmt="json"`` writes one JSON object per line. Returns the handler. Pass
-    ``log_config=None`` to ``uvicorn.run`` so uvicorn keeps this setup.
+    ``log_config=None`` to ``uvicorn.run`` so uvicorn keeps this setup. LiteLLM's own
+    loggers are set to ``litellm_level`` (WARNING unless the operator asks for more:
+    ``serve --litellm-log-level info``), so a request adds no litellm INFO lines.
     """
     if fmt not in ("text", "json"):
         raise ValueError(f'log format must be "text" or "json", not {fmt!r}')
@@ -216,9 +244,12 @@ def configure_logging(
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     setattr(handler, _HANDLER_MARK, True)
     handler.addFilter(MaskingRecordFilter())
+    handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    for name in LITELLM_LOGGERS:
+        logging.getLogger(name).setLevel(litellm_level.upper() if isinstance(litellm_level, str) else litellm_level)
     mask_third_party_loggers()
     route_litellm_through_root()
     return handler
@@ -317,13 +348,17 @@ def log_router_state(router: TppcRouter) -> None:
 def log_breaker_change(breaker: CircuitBreaker, old: BreakerState, new: BreakerState) -> None:
     """A breaker listener: ``provider X: closed -> open (retry in 30 s; model gpt-5)``."""
     detail = f"model {breaker.model}"
+    fields: dict[str, Any] = {"event": "breaker", "provider": breaker.provider, "model": breaker.model,
+                              "from": old.value, "to": new.value}
     if new.value == "open":
         retry = breaker.snapshot().retry_in_s
         if retry is not None:
             detail = f"retry in {retry:.0f} s; {detail}"
-        breaker_log.warning("provider %s: %s -> %s (%s)", breaker.provider, old.value, new.value, detail)
+            fields["retry_in_s"] = round(retry, 1)
+        breaker_log.warning("provider %s: %s -> %s (%s)", breaker.provider, old.value, new.value, detail,
+                            extra=fields)
     else:
-        breaker_log.info("provider %s: %s -> %s (%s)", breaker.provider, old.value, new.value, detail)
+        breaker_log.info("provider %s: %s -> %s (%s)", breaker.provider, old.value, new.value, detail, extra=fields)
 
 
 _attached: weakref.WeakSet[Any] = weakref.WeakSet()

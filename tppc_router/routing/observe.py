@@ -28,15 +28,20 @@ class FailoverLog:
 
     def on_attempt(self, attempt: Attempt) -> None:
         if attempt.outcome not in (Outcome.OK, Outcome.SKIPPED):
-            logger.info("attempt failed: %s", attempt.describe())
+            logger.info("attempt failed: %s", attempt.describe(), extra={
+                "event": "attempt_failed", "provider": attempt.provider, "model": attempt.model,
+                "outcome": attempt.outcome.value, "status": attempt.status, "reason": attempt.reason,
+                "duration_ms": round(attempt.duration_s * 1000, 1)})
 
     def on_failover(self, group: str, from_provider: str, to_provider: str | None, reason: str, seconds: float) -> None:
+        fields = {"event": "failover", "group": group, "provider": from_provider, "from": from_provider,
+                  "to": to_provider, "reason": reason, "duration_ms": round(seconds * 1000, 1)}
         if to_provider is None:
             logger.warning("no provider left for %s after %s failed (%s, %.0f ms)", group, from_provider, reason,
-                           seconds * 1000)
+                           seconds * 1000, extra=fields)
         else:
             logger.warning("failover for %s: %s -> %s (%s, %.0f ms)", group, from_provider, to_provider, reason,
-                           seconds * 1000)
+                           seconds * 1000, extra=fields)
 
 
 @dataclass

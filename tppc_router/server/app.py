@@ -24,6 +24,7 @@ from tppc_router.ops.probes import start_probes, stop_probes
 from tppc_router.routing.litellm_logging import LitellmCallLogger
 from tppc_router.routing.router import TppcRouter
 from tppc_router.server import gateway, health, management, metrics_route
+from tppc_router.ops.requestid import RequestIdMiddleware
 from tppc_router.server.errors import install_error_handlers
 from tppc_router.server.guards import Guard
 from tppc_router.server.metrics_route import install_metrics
@@ -75,8 +76,8 @@ def create_app(
 ) -> FastAPI:
     """The gateway app for ``settings`` (as loaded from ``config_path``, if any).
 
-    ``tppc_override`` is ``--tppc`` (True: every tppc provider on) / ``--no-tppc``
-    (False: every tppc provider off); None serves the file as it is. ``router``
+    ``tppc_override`` is ``--tppc`` (True: the enabled tppc providers, never a disabled one) /
+    ``--no-tppc`` (False: every tppc provider off); None serves the file as it is. ``router``
     replaces the :class:`TppcRouter` built from ``settings``.
     """
     runtime = Runtime(
@@ -94,6 +95,7 @@ def create_app(
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(Guard)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every response, refusals included, has an id
     app.include_router(gateway.router)
     app.include_router(management.router)
     app.include_router(health.router)

@@ -138,7 +138,8 @@ def record_write(runtime: Runtime, event: WriteEvent) -> None:
     if allowed:
         logger.log(level, "%s", mask_text(
             f"management {event.method} from {event.client}: {event.outcome} ({event.status}); changed: {fields}"
-        ))
+        ), extra={"event": "management_write", "method": event.method, "client": event.client,
+                  "outcome": event.outcome, "status": event.status, "fields": list(event.fields)})
     for hook in list(runtime.extras.get(HOOKS_KEY, ())):
         try:
             hook(event)
