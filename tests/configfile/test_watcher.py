@@ -15,7 +15,7 @@ from tppc_router.configfile.edits import patch_provider
 from tppc_router.routing.router import TppcRouter
 from tppc_router.server.mgmt_auth import is_bcrypt_hash
 from tppc_router.server.runtime import Runtime
-from tppc_router.configfile.watcher import RELOADS_KEY, ConfigWatcher, start_watcher, stop_watcher
+from tppc_router.configfile.watcher import ConfigWatcher, start_watcher, stop_watcher
 
 KEY = "sk-canary-watch-1a2b3c4d"
 CONFIG = f"""\
@@ -61,7 +61,7 @@ async def test_valid_hand_edit_is_applied(runtime: Runtime, path: Path) -> None:
     edit(path, "https://alpha.invalid/v1", "https://alpha2.invalid/v1")
     assert await watcher.check() == "applied"
     assert runtime.router.targets("gpt-5")[0].base_url == "https://alpha2.invalid/v1"
-    assert runtime.extras[RELOADS_KEY]["applied"] == 1
+    assert runtime.config_reloads["applied"] == 1
 
 
 async def test_invalid_hand_edit_is_refused_with_each_problem_logged(
@@ -106,7 +106,7 @@ async def test_own_writes_are_not_reapplied(runtime: Runtime) -> None:
     state = runtime.router._state
     assert await watcher.check() is None
     assert runtime.router._state is state
-    assert runtime.extras[RELOADS_KEY].get("applied", 0) == 0
+    assert runtime.config_reloads["applied"] == 0
 
 
 async def test_comment_only_edit_changes_nothing(runtime: Runtime, path: Path) -> None:
@@ -172,7 +172,7 @@ async def test_watcher_keeps_going_after_an_unexpected_error(
 ) -> None:
     """An unexpected error in one look is logged and the next look still happens."""
     task = start_watcher(runtime, interval=0.02)
-    watcher = runtime.extras["config_watcher"]
+    watcher = runtime.watcher
     assert isinstance(watcher, ConfigWatcher)
     calls = [0]
     original = watcher.check
@@ -195,4 +195,4 @@ async def test_no_file_means_no_watching() -> None:
     runtime = Runtime(router=TppcRouter(load_settings(text=CONFIG)))
     task = start_watcher(runtime)
     await asyncio.wait_for(task, 1)
-    assert task.done() and "config_watcher" not in runtime.extras
+    assert task.done() and runtime.watcher is None

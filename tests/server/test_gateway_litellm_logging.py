@@ -68,7 +68,8 @@ def recorder() -> Iterator[Recorder]:
 def drain(gateway: LiveServer) -> None:
     """Let the gateway finish dispatching its logging events (then nothing more can arrive)."""
     deadline = time.monotonic() + _WAIT_S
-    call_logger = gateway.runtime.extras["litellm_logging"]
+    call_logger = gateway.runtime.litellm_logging
+    assert call_logger is not None
     while call_logger.pending and time.monotonic() < deadline:
         time.sleep(0.02)
 

@@ -22,7 +22,7 @@ from test_management_support import (
 
 from tppc_router.config.loader import load_settings
 from tppc_router.masking import mask
-from tppc_router.server.management import HOOKS_KEY, WRITES_KEY, WriteEvent
+from tppc_router.server.management import WriteEvent
 
 ROUTE = "/v0/management/tppc"
 DUPLICATE_NAMES = (b'{"providers": [{"name": "a", "base-url": "https://a.invalid", "api-key": "k1"},'
@@ -345,13 +345,13 @@ def test_invalid_config_lists_field_path_problems(live: Served) -> None:
 def test_writes_are_counted_logged_and_hooked(live: Served, caplog: pytest.LogCaptureFixture) -> None:
     """Each write is counted by outcome, passed to hooks, and logged with client, fields and outcome only."""
     events: list[WriteEvent] = []
-    live.runtime.extras.setdefault(HOOKS_KEY, []).append(events.append)
+    live.runtime.write_hooks.append(events.append)
     live.client.patch(ROUTE, json={"name": "alpha", "value": {"api-key": NEW_KEY}})
     live.client.patch(ROUTE, json={"name": "alpha", "value": {"base-url": "x"}})
     live.client.delete(ROUTE, params={"name": "nope"})
     live.client.post(ROUTE, json={}, headers={"X-Management-Key": "mgmt-wrong"})
     live.client.get(ROUTE, headers={"X-Management-Key": "mgmt-wrong"})
-    assert dict(live.runtime.extras[WRITES_KEY]) == {"ok": 1, "invalid": 1, "not_found": 1, "unauthorized": 1}
+    assert dict(live.runtime.management_writes) == {"ok": 1, "invalid": 1, "not_found": 1, "unauthorized": 1}
     assert [(e.method, e.outcome, e.status) for e in events] == [
         ("PATCH", "ok", 200), ("PATCH", "invalid", 422), ("DELETE", "not_found", 404),
         ("POST", "unauthorized", 401)]

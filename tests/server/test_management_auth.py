@@ -26,7 +26,6 @@ from test_management_support import (
 from tppc_router.clock import ManualClock
 from tppc_router.server.lockout import Lockout
 from tppc_router.server.mgmt_auth import (
-    AUTH_KEY,
     Caller,
     ManagementAuth,
     forwarded_for,
@@ -206,7 +205,7 @@ def test_lockout_after_five_failures_then_expiry(live: Served) -> None:
     assert locked.headers["retry-after"] == "1800"
     assert "try again in 30m 00s" in locked.json()["error"]["message"]
     assert_no_canary(locked.text)
-    auth = live.runtime.extras[AUTH_KEY]
+    auth = live.runtime.management_auth
     assert isinstance(auth, ManagementAuth) and isinstance(auth.lockout.clock, ManualClock)
     auth.lockout.clock.advance(1799.5)
     still = live.client.get(ROUTE, headers=right)

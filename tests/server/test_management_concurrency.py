@@ -12,7 +12,6 @@ import pytest
 import yaml
 from test_management_support import MGMT_HASH, MGMT_KEY, serve
 
-from tppc_router.configfile.watcher import RELOADS_KEY
 
 ROUTE = "/v0/management/tppc"
 COUNT = 100
@@ -79,4 +78,4 @@ async def test_hundred_concurrent_patches_lose_nothing(tmp_path: Path, monkeypat
         assert settings is not None
         assert [p.order for p in settings.tppc.providers[1:]] == [1000 + i for i in range(COUNT)]
         assert "# provider 42" in path.read_text()
-        assert live.runtime.extras.get(RELOADS_KEY, {}).get("applied", 0) == 0
+        assert live.runtime.config_reloads["applied"] == 0

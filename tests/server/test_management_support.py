@@ -21,9 +21,8 @@ from fastapi import FastAPI
 from tppc_router.clock import Clock
 from tppc_router.config.loader import load_settings
 from tppc_router.server import create_app
-from tppc_router.server.mgmt_auth import AUTH_KEY, ManagementAuth
+from tppc_router.server.mgmt_auth import ManagementAuth
 from tppc_router.server.runtime import Runtime
-from tppc_router.configfile.watcher import WATCH_INTERVAL_KEY
 
 MGMT_KEY = "mgmt-canary-4b8d2e6f1a"
 MGMT_HASH = bcrypt.hashpw(MGMT_KEY.encode(), bcrypt.gensalt(4)).decode()
@@ -120,9 +119,9 @@ def build_app(
     settings = load_settings(path, text=text, env=env)
     app = create_app(settings, config_path=path, tppc_override=override)
     runtime: Runtime = app.state.runtime
-    runtime.extras[WATCH_INTERVAL_KEY] = watch
+    runtime.watch_interval = watch
     if clock is not None:
-        runtime.extras[AUTH_KEY] = ManagementAuth(clock=clock, env=env or {})
+        runtime.management_auth = ManagementAuth(clock=clock, env=env or {})
     return app, runtime
 
 

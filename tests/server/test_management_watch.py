@@ -69,5 +69,5 @@ def test_api_writes_are_not_seen_as_hand_edits(live: Served) -> None:
     """The watcher skips what the API wrote: nothing is applied twice."""
     assert live.client.patch(ROUTE, json={"name": "alpha", "value": {"order": 5}}).status_code == 200
     time.sleep(1.2)
-    reloads = live.runtime.extras.get("config_reloads", {})
+    reloads = live.runtime.config_reloads
     assert reloads.get("applied", 0) == 0 and reloads.get("rejected", 0) == 0

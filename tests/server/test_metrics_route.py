@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tppc_router.config import Settings
 from tppc_router.server import create_app
-from tppc_router.server.management import HOOKS_KEY, WriteEvent, record_write
+from tppc_router.server.management import WriteEvent, record_write
 from tppc_router.server.metrics_route import install_metrics
 from tppc_router.server.metrics_route import router as metrics_router
 from tppc_router.sim import ProviderSimulator
@@ -62,11 +62,11 @@ def test_metrics_route_installs_metrics_on_first_scrape(live_server: StartServer
     server: LiveServer = live_server()
     if not any(getattr(r, "path", None) == "/metrics" for r in server.app.routes):
         server.app.include_router(metrics_router)
-    server.runtime.extras.pop("metrics", None)  # as an app that never called install_metrics
+    server.runtime.metrics = None  # as an app that never called install_metrics
     response = httpx.get(server.url + "/metrics")
     assert response.status_code == 200
     assert "tppc_providers" in response.text
-    assert server.runtime.extras["metrics"].router is server.runtime.router
+    assert server.runtime.metrics is not None and server.runtime.metrics.router is server.runtime.router
 
 
 def test_install_metrics_is_idempotent_and_counts_management_writes(live_server: StartServer) -> None:
@@ -74,7 +74,7 @@ def test_install_metrics_is_idempotent_and_counts_management_writes(live_server:
     runtime = live_server().runtime
     metrics = install_metrics(runtime)
     assert install_metrics(runtime) is metrics
-    assert len(runtime.extras[HOOKS_KEY]) == 1
+    assert len(runtime.write_hooks) == 1
     record_write(runtime, WriteEvent("PUT", "127.0.0.1", "ok", 200, ("tppc.providers[0].enabled",)))
     record_write(runtime, WriteEvent("PATCH", "127.0.0.1", "invalid", 422))
     counts = Counter({o: metrics.registry.get_sample_value("tppc_management_writes_total", {"outcome": o})

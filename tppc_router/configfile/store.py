@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
@@ -28,7 +28,6 @@ from tppc_router.errors import ConfigError, ManagementError
 from tppc_router.config.loader import load_settings
 
 __all__ = [
-    "STORE_KEY",
     "ConfigStore",
     "Mutator",
     "Proposal",
@@ -150,22 +149,17 @@ class ConfigStore:
 
 class _RuntimeLike(Protocol):
     config_path: Path | None
-    extras: dict[str, Any]
+    store: ConfigStore | None
     file_settings: Settings | None
 
 
-STORE_KEY = "config_store"
-
-
 def store_for(runtime: _RuntimeLike) -> ConfigStore:
-    """The runtime's store (``runtime.extras["config_store"]``): its config file, or, when the
-    app was built from settings alone, an in-memory document made from them."""
-    store = runtime.extras.get(STORE_KEY)
-    if not isinstance(store, ConfigStore):
+    """The runtime's store (``runtime.store``), made on first use: its config file, or, when
+    the app was built from settings alone, an in-memory document made from them."""
+    if runtime.store is None:
         if runtime.config_path is not None:
-            store = ConfigStore(runtime.config_path)
+            runtime.store = ConfigStore(runtime.config_path)
         else:
             assert runtime.file_settings is not None
-            store = ConfigStore.for_settings(runtime.file_settings)
-        runtime.extras[STORE_KEY] = store
-    return store
+            runtime.store = ConfigStore.for_settings(runtime.file_settings)
+    return runtime.store

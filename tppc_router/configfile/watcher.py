@@ -6,7 +6,7 @@ content. New content is validated like a management PUT and, under
 ``Runtime.write_lock``, applied with :meth:`Runtime.apply`. An invalid edit is
 refused with one log line per problem and the previous config keeps serving.
 Content the management API wrote itself (``ConfigStore.known_hash``) is skipped.
-Outcomes are counted in ``runtime.extras["config_reloads"]``: ``applied``,
+Outcomes are counted in ``runtime.config_reloads``: ``applied``,
 ``rejected``, ``unchanged`` (the text changed but not what it means).
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections import Counter
 
 from starlette.concurrency import run_in_threadpool
 
@@ -25,14 +24,11 @@ from tppc_router.server.mgmt_auth import hash_secret_on_load
 from tppc_router.server.runtime import Runtime
 from tppc_router.masking import get_logger
 
-__all__ = ["POLL_INTERVAL", "RELOADS_KEY", "WATCH_INTERVAL_KEY", "ConfigWatcher", "start_watcher", "stop_watcher"]
+__all__ = ["POLL_INTERVAL", "ConfigWatcher", "start_watcher", "stop_watcher"]
 
 logger = get_logger("tppc_router.configfile.watcher")
 
-POLL_INTERVAL = 0.5
-RELOADS_KEY = "config_reloads"
-WATCHER_KEY = "config_watcher"
-WATCH_INTERVAL_KEY = "config_watch_interval"  # runtime.extras: seconds between looks; 0 turns watching off
+POLL_INTERVAL = 0.5  # seconds between looks unless runtime.watch_interval says otherwise (0: no watching)
 _REHASH_EVERY = 10  # looks: catch an edit that kept the size and landed within the mtime granularity
 
 
@@ -51,7 +47,7 @@ class ConfigWatcher:
         return f"ConfigWatcher({self.store.source!r}, interval={self.interval})"
 
     def _count(self, outcome: str) -> None:
-        self.runtime.extras.setdefault(RELOADS_KEY, Counter())[outcome] += 1
+        self.runtime.config_reloads[outcome] += 1
 
     def _changed_on_disk(self) -> bool:
         path = self.store.path
@@ -136,12 +132,12 @@ class ConfigWatcher:
 def start_watcher(runtime: Runtime, *, interval: float = POLL_INTERVAL) -> asyncio.Task[None]:
     """Start watching ``runtime.config_path`` in the running loop (a no-op task without a file).
 
-    Cancel the task to stop. The watcher is kept as ``runtime.extras["config_watcher"]``.
+    Cancel the task to stop. The watcher is kept as ``runtime.watcher`` while it runs.
     """
     if runtime.config_path is None:
         return asyncio.get_running_loop().create_task(asyncio.sleep(0), name="tppc-config-watcher")
     watcher = ConfigWatcher(runtime, interval=interval)
-    runtime.extras[WATCHER_KEY] = watcher
+    runtime.watcher = watcher
     return asyncio.get_running_loop().create_task(watcher.run(), name="tppc-config-watcher")
 
 

@@ -1,7 +1,7 @@
 """``create_app(settings)``: the gateway as a FastAPI app. Nothing is built at import time.
 
 The app holds one :class:`~tppc_router.server.runtime.Runtime` on ``app.state.runtime``
-(with its Prometheus :class:`~tppc_router.ops.metrics.Metrics` in ``extras["metrics"]``)
+(with its Prometheus :class:`~tppc_router.ops.metrics.Metrics` as ``runtime.metrics``)
 and four routers: the gateway (``/v1``), management (``/v0/management``), health
 (``/healthz``, ``/readyz``, ``/status``) and ``/metrics``. While the app runs, the
 active health checks run too (when ``router.health-check.enabled``); on shutdown
@@ -12,7 +12,6 @@ stop its own background work.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,17 +40,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await stop_probes(probes)
-        await runtime.extras["litellm_logging"].drain()
+        if runtime.litellm_logging is not None:
+            await runtime.litellm_logging.drain()
         if runtime.upstream is not None:
             await runtime.upstream.aclose()
             runtime.upstream = None
 
 
 def install_litellm_logging(runtime: Runtime) -> LitellmCallLogger:
-    """LiteLLM's configured callbacks see each gateway call once (``extras["litellm_logging"]``)."""
-    existing = runtime.extras.get("litellm_logging")
-    if isinstance(existing, LitellmCallLogger):
-        return existing
+    """LiteLLM's configured callbacks see each gateway call once (``runtime.litellm_logging``)."""
+    if runtime.litellm_logging is not None:
+        return runtime.litellm_logging
     tppc = runtime.router
 
     def model_for(group: str) -> str | None:
@@ -63,7 +62,7 @@ def install_litellm_logging(runtime: Runtime) -> LitellmCallLogger:
 
     call_logger = LitellmCallLogger(model_for=model_for, api_base_for=api_base_for)
     tppc.observer.add(call_logger)
-    runtime.extras["litellm_logging"] = call_logger
+    runtime.litellm_logging = call_logger
     return call_logger
 
 
@@ -88,8 +87,7 @@ def create_app(
     )
     if router is not None and tppc_override is not None:
         runtime.apply(settings)  # a router built by the caller: apply the override to it
-    runtime.extras["started_at"] = int(time.time())
-    install_metrics(runtime)
+    runtime.ensure_metrics()
     install_litellm_logging(runtime)
     app = FastAPI(title="tppc-router", lifespan=_lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.runtime = runtime

@@ -1,5 +1,6 @@
-"""What routes depend on, as ``Annotated`` aliases: the runtime (router, pooled
-provider client, settings), the parsed JSON body, and the gateway key check."""
+"""What routes depend on, as ``Annotated`` aliases (as the FastAPI full-stack template
+does): the runtime (router, pooled provider client, settings), its metrics, config
+store and management gate, the parsed JSON body, and the gateway key check."""
 
 from __future__ import annotations
 
@@ -9,14 +10,23 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from tppc_router.configfile.store import ConfigStore, store_for
+from tppc_router.ops.metrics import Metrics
+from tppc_router.routing.router import TppcRouter
 from tppc_router.server.errors import GatewayError
 from tppc_router.server.runtime import Runtime
 from tppc_router.server.validation import json_depth
 
 __all__ = [
     "JsonBody",
+    "MetricsDep",
+    "RouterDep",
     "RuntimeDep",
+    "StoreDep",
+    "get_metrics",
+    "get_router",
     "get_runtime",
+    "get_store",
     "json_body",
     "require_api_key",
 ]
@@ -32,6 +42,27 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_router(runtime: RuntimeDep) -> TppcRouter:
+    return runtime.router
+
+
+RouterDep = Annotated[TppcRouter, Depends(get_router)]
+
+
+async def get_metrics(runtime: RuntimeDep) -> Metrics:
+    return runtime.ensure_metrics()
+
+
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+async def get_store(runtime: RuntimeDep) -> ConfigStore:
+    return store_for(runtime)
+
+
+StoreDep = Annotated[ConfigStore, Depends(get_store)]
 
 
 async def json_body(request: Request) -> dict[str, Any]:

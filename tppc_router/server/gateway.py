@@ -280,7 +280,7 @@ async def create_chat_completion(body: JsonBody, runtime: RuntimeDep) -> Respons
 @router.get("/models")
 async def list_models(runtime: RuntimeDep) -> Response:
     """Every model group and pinned ``<provider>/<model>`` group, in the OpenAI list shape."""
-    created = int(runtime.extras.get("started_at", 0))
+    created = runtime.started_at
     data = [{"id": group, "object": "model", "created": created, "owned_by": "tppc-router"}
             for group in runtime.router.model_groups()]
     return JSONResponse({"object": "list", "data": data})

@@ -19,26 +19,18 @@ import math
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from tppc_router.routing.breaker import BreakerState
-from tppc_router.ops.metrics import Metrics
 from tppc_router.ops.probes import prober_for
 from tppc_router.routing.router import TppcRouter
+from tppc_router.server.deps import RouterDep, RuntimeDep
 from tppc_router.server.runtime import Runtime
 
 __all__ = ["provider_readiness", "readiness", "router", "status_document"]
 
 router = APIRouter(tags=["health"])
-
-_STARTED = time.time()  # the process; the app records its own start in extras["started_at"]
-
-
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
 
 def provider_readiness(tppc: TppcRouter) -> list[dict[str, Any]]:
     """Each configured provider: name, enabled, state, available, next_probe_in_s."""
@@ -123,12 +115,12 @@ def status_document(runtime: Runtime) -> dict[str, Any]:
         if targets and all(t.call_group == group for t in targets):
             continue
         groups.append({"group": group, "providers": [t.provider for t in targets]})
-    metrics = runtime.extras.get("metrics")
-    backend, reachable = metrics.state_backend() if isinstance(metrics, Metrics) else _backend(tppc)
+    metrics = runtime.metrics
+    backend, reachable = metrics.state_backend() if metrics is not None else _backend(tppc)
     health = tppc.tppc_settings.router.health_check
     return {
         "status": "ready" if ready else "unavailable",
-        "uptime_s": round(time.time() - float(runtime.extras.get("started_at", _STARTED)), 1),
+        "uptime_s": round(time.time() - runtime.started_at, 1),
         "providers": providers,
         "model_groups": groups,
         "state_backend": {"backend": backend, "reachable": reachable},
@@ -144,9 +136,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(router: RouterDep) -> JSONResponse:
     """200 when some enabled provider can be tried now; 503 naming them all otherwise."""
-    ready, body = readiness(_runtime(request).router)
+    ready, body = readiness(router)
     if ready:
         return JSONResponse(body)
     waits = [p["next_probe_in_s"] for p in body["providers"] if p["next_probe_in_s"] is not None]
@@ -155,6 +147,6 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/status")
-async def status(request: Request) -> dict[str, Any]:
+async def status(runtime: RuntimeDep) -> dict[str, Any]:
     """Providers, states and recent error rates; no keys, no URLs."""
-    return status_document(_runtime(request))
+    return status_document(runtime)

@@ -5,8 +5,8 @@ place (:mod:`tppc_router.configfile.edits` on :mod:`tppc_router.configfile.docum
 it atomically and swaps the router live (:meth:`Runtime.apply`), all under
 ``Runtime.write_lock``. A refused request changes nothing: not the file, not
 the router. Writes are logged (who, which fields, outcome; never a key value),
-counted in ``runtime.extras["management_writes"]`` by outcome, and passed to
-each callable in ``runtime.extras["management_write_hooks"]``.
+counted in ``runtime.management_writes`` by outcome, and passed to each callable
+in ``runtime.write_hooks``.
 
 The router's own lifespan (merged into the app's) hashes a plaintext management
 secret at startup and runs the config file watcher (:mod:`tppc_router.configfile.watcher`).
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -32,18 +31,14 @@ from tppc_router.configfile.store import ConfigStore, Mutator, store_for
 from tppc_router.errors import ConfigError, ManagementError
 from tppc_router.masking import get_logger, mask_text, mask_url, secrets
 from tppc_router.configfile.edits import add_provider, patch_provider, remove_provider, replace_providers
-from tppc_router.configfile.watcher import POLL_INTERVAL, WATCH_INTERVAL_KEY, start_watcher, stop_watcher
+from tppc_router.configfile.watcher import POLL_INTERVAL, start_watcher, stop_watcher
 from tppc_router.server.mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
-from tppc_router.server.lockout import LogBudget
 from tppc_router.server.runtime import Runtime
 
-__all__ = ["HOOKS_KEY", "WRITES_KEY", "WriteEvent", "record_write", "router", "tppc_view"]
+__all__ = ["WriteEvent", "record_write", "router", "tppc_view"]
 
 logger = get_logger("tppc_router.management")
 
-WRITES_KEY = "management_writes"  # runtime.extras: Counter of writes by outcome
-LOG_BUDGET_KEY = "management_log_budget"  # runtime.extras: LogBudget for lines about refused writes
-HOOKS_KEY = "management_write_hooks"  # runtime.extras: list of callables taking a WriteEvent
 MEMORY_NOTE = "no config file: the change is kept in memory only and is lost on restart"
 MAX_DEPTH = 32  # a provider is 2 levels deep; a body nested far deeper is refused before any work
 
@@ -84,7 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Hash a plaintext management secret, then watch the config file until shutdown."""
     runtime: Runtime = app.state.runtime
     await run_in_threadpool(hash_secret_on_load, runtime)
-    interval = float(runtime.extras.get(WATCH_INTERVAL_KEY, POLL_INTERVAL))
+    interval = POLL_INTERVAL if runtime.watch_interval is None else runtime.watch_interval
     task = start_watcher(runtime, interval=interval) if interval > 0 else None
     try:
         yield
@@ -126,13 +121,11 @@ def _outcome(status: int) -> str:
 
 
 def record_write(runtime: Runtime, event: WriteEvent) -> None:
-    """Log ``event``, count it in ``extras["management_writes"]`` and call each write hook."""
-    counter = runtime.extras.setdefault(WRITES_KEY, Counter())
-    counter[event.outcome] += 1
+    """Log ``event``, count it in ``runtime.management_writes`` and call each write hook."""
+    runtime.management_writes[event.outcome] += 1
     fields = ", ".join(event.fields) or "nothing"
     level = logging.INFO if event.status < 400 else logging.WARNING
-    budget: LogBudget = runtime.extras.setdefault(LOG_BUDGET_KEY, LogBudget())
-    allowed, suppressed = budget.take() if event.status in (401, 403, 429) else (True, 0)
+    allowed, suppressed = runtime.management_log_budget.take() if event.status in (401, 403, 429) else (True, 0)
     if suppressed:
         logger.warning("management: %d more refused-write line(s) suppressed", suppressed)
     if allowed:
@@ -140,7 +133,7 @@ def record_write(runtime: Runtime, event: WriteEvent) -> None:
             f"management {event.method} from {event.client}: {event.outcome} ({event.status}); changed: {fields}"
         ), extra={"event": "management_write", "method": event.method, "client": event.client,
                   "outcome": event.outcome, "status": event.status, "fields": list(event.fields)})
-    for hook in list(runtime.extras.get(HOOKS_KEY, ())):
+    for hook in list(runtime.write_hooks):
         try:
             hook(event)
         except Exception:  # a broken metrics hook must not fail the write

@@ -48,7 +48,6 @@ from tppc_router.server.runtime import Runtime
 from tppc_router.masking import get_logger
 
 __all__ = [
-    "AUTH_KEY",
     "ENV_VAR",
     "Caller",
     "ManagementAuth",
@@ -67,7 +66,6 @@ __all__ = [
 logger = get_logger("tppc_router.management")
 
 ENV_VAR = "TPPC_MANAGEMENT_KEY"
-AUTH_KEY = "management_auth"  # runtime.extras key of the app's ManagementAuth
 _BCRYPT = BCRYPT_HASH
 _BCRYPT_MAX_BYTES = 72
 
@@ -318,11 +316,10 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def auth_for(runtime: Runtime) -> ManagementAuth:
-    """The runtime's gate (``runtime.extras["management_auth"]``); tests may put their own there."""
-    auth = runtime.extras.get(AUTH_KEY)
-    if not isinstance(auth, ManagementAuth):
-        auth = runtime.extras[AUTH_KEY] = ManagementAuth()
-    return auth
+    """The runtime's gate (``runtime.management_auth``), made on first use; tests may set their own."""
+    if runtime.management_auth is None:
+        runtime.management_auth = ManagementAuth()
+    return runtime.management_auth
 
 
 async def require_management(request: Request) -> Caller:
