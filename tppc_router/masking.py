@@ -20,6 +20,7 @@ __all__ = [
     "SecretRegistry",
     "get_logger",
     "mask",
+    "mask_redis_url",
     "mask_text",
     "mask_url",
     "register_secret",
@@ -54,6 +55,28 @@ def mask_url(url: str) -> str:
     """Mask ``api-key``/``token`` query parameters and URL passwords."""
     url = _QUERY.sub(lambda m: m.group(1) + mask(m.group(2)), url)
     return re.sub(r"(://[^/:@\s]*:)([^@\s]+)(@)", lambda m: m.group(1) + mask(m.group(2)) + m.group(3), url)
+
+
+_REDIS_PASSWORD_QUERY = re.compile(r"(?i)([?&]password=)([^&#\s]+)")
+
+
+def mask_redis_url(url: str) -> str:
+    """``redis://:s3cret-pass@host:6379/0`` -> ``redis://:s3cr...pass@host:6379/0``.
+
+    :func:`~tppc_router.masking.mask_url` only masks ``user:password@``; Redis URLs
+    usually have no user, and may carry ``?password=``. Both are masked here.
+    """
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        userinfo, at, hostport = authority.rpartition("@")
+        if at:
+            user, colon, password = userinfo.partition(":")
+            if colon:
+                userinfo = f"{user}:{mask(password)}"
+            url = f"{scheme}://{userinfo}@{hostport}{slash}{path}"
+    url = _REDIS_PASSWORD_QUERY.sub(lambda m: m.group(1) + mask(m.group(2)), url)
+    return mask_url(url)
 
 
 class SecretRegistry:

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
 from tppc_router.routing.breaker import BreakerRegistry
 from tppc_router.clock import Clock, monotonic
 from tppc_router.config.schema import Settings
-from tppc_router.masking import mask, mask_url
+from tppc_router.masking import mask_redis_url
 
 from tppc_router.state.fallback import FallbackStore
 from tppc_router.state.shared_breaker import SharedBreakerRegistry
 
 __all__ = ["backend_info", "close_registry", "mask_redis_url", "registry_from_settings"]
-
-
-_PASSWORD_QUERY = re.compile(r"(?i)([?&]password=)([^&#\s]+)")
-
-
-def mask_redis_url(url: str) -> str:
-    """``redis://:s3cret-pass@host:6379/0`` -> ``redis://:s3cr...pass@host:6379/0``.
-
-    :func:`~tppc_router.masking.mask_url` only masks ``user:password@``; Redis URLs
-    usually have no user, and may carry ``?password=``. Both are masked here.
-    """
-    scheme, sep, rest = url.partition("://")
-    if sep:
-        authority, slash, path = rest.partition("/")
-        userinfo, at, hostport = authority.rpartition("@")
-        if at:
-            user, colon, password = userinfo.partition(":")
-            if colon:
-                userinfo = f"{user}:{mask(password)}"
-            url = f"{scheme}://{userinfo}@{hostport}{slash}{path}"
-    url = _PASSWORD_QUERY.sub(lambda m: m.group(1) + mask(m.group(2)), url)
-    return mask_url(url)
 
 
 def registry_from_settings(

@@ -29,7 +29,7 @@ from typing import Any
 
 from tppc_router.routing.breaker import BreakerData, BreakerState
 from tppc_router.errors import ConfigError
-from tppc_router.masking import mask_text
+from tppc_router.masking import mask_redis_url, mask_text
 
 from tppc_router.state.store import BreakerKey, Outcome, StateUnavailableError
 
@@ -199,8 +199,6 @@ class RedisStore:
                 protocol=2,  # RESP2: a shorter handshake on (re)connect, and no push messages
             )
         except ValueError as exc:
-            from tppc_router.state.build import mask_redis_url
-
             raise ConfigError([f"router.state.url: {mask_redis_url(url)!r} is not a Redis URL ({exc})"]) from None
         return cls(client, prefix=prefix)
 
