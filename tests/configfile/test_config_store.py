@@ -141,7 +141,7 @@ def test_add_to_a_file_without_tppc_and_to_an_empty_flow_list() -> None:
     assert yaml.safe_load(edit("server:\n  port: 1\n", lambda doc: add_provider(doc, {"name": "a"}, ENV))) == {
         "server": {"port": 1}, "tppc": {"providers": [{"name": "a"}]}}
     new = edit("tppc:\n  providers: []\n", lambda doc: add_provider(doc, {"name": "a", "order": 1}, ENV))
-    assert new == "tppc:\n  providers:\n  - name: a\n    order: 1\n"
+    assert new == "tppc:\n  providers:\n    - name: a\n      order: 1\n"  # the one default layout: offset 2
 
 
 def test_add_to_comment_only_file_keeps_the_comments() -> None:

@@ -17,9 +17,9 @@ from tppc_router.configfile.atomic import NEW_FILE_MODE, atomic_write_text, back
 from tppc_router.config.deployments import credential_chain
 from tppc_router.errors import ConfigError
 from tppc_router.config.loader import load_settings
+from tppc_router.configfile.document import guess_indent
 from tppc_router.configfile.migrate import (
     equivalence_problems,
-    guess_indent,
     migrate_text,
     redact,
     secret_literals,

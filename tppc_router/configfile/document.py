@@ -12,10 +12,8 @@ and quote a string the loader would otherwise read as something else.
 from __future__ import annotations
 
 import io
-import itertools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import yaml as pyyaml
@@ -35,9 +33,11 @@ __all__ = [
     "dump_document",
     "ensure_section",
     "get_field",
+    "guess_indent",
     "key_in",
     "parse_document",
     "put_tail",
+    "round_trip_yaml",
     "safe",
     "same",
     "set_field",
@@ -48,50 +48,45 @@ __all__ = [
 # -- the document: parse and dump, keeping the file's layout ---------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    mapping: int = 2
-    sequence: int = 2
-    offset: int = 0
-    explicit_start: bool = False
+_TRAILING_COMMENT = re.compile(r"\s+#.*$")
+_EXPLICIT_START = re.compile(r"^(?:[ \t]*(?:#.*)?\n)*---")
 
 
-def _indent_of(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _guess_layout(text: str) -> _Layout:
-    """Indentation of nested mappings and of ``- `` items, as this file writes them."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#") and ln.strip() != "---"]
+def guess_indent(text: str) -> tuple[int, int, int]:
+    """``(mapping, sequence, offset)`` as the file writes them; ``(2, 4, 2)`` (``key:`` then
+    ``  - item``) where it doesn't say. The one layout guess of the package."""
     mapping: int | None = None
     sequence: int | None = None
     offset: int | None = None
-    for prev, line in itertools.pairwise(lines):
-        if not prev.rstrip().endswith(":"):
+    parent: int | None = None  # column of the last "key:" that opens a block
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
             continue
-        parent, child = _indent_of(prev), _indent_of(line)
-        body = line.lstrip(" ")
-        if body.startswith("- ") and offset is None:
-            offset = max(child - parent, 0)
-            dash = re.match(r"-\s+", body)
-            sequence = offset + (dash.end() if dash else 2)
-        elif not body.startswith("-") and mapping is None and child > parent:
-            mapping = child - parent
-    offset = offset or 0
-    return _Layout(
-        mapping=mapping or 2,
-        sequence=max(sequence or offset + 2, offset + 2),
-        offset=offset,
-        explicit_start=text.lstrip().startswith("---"),
-    )
+        column = len(line) - len(line.lstrip(" "))
+        body = _TRAILING_COMMENT.sub("", stripped)
+        dash = re.match(r"-( +)", body)
+        if parent is not None and dash is not None and column >= parent and offset is None:
+            offset, sequence = column - parent, column + 1 + len(dash.group(1)) - parent
+        elif parent is not None and dash is None and column > parent and mapping is None:
+            mapping = column - parent
+        if body.endswith(":"):
+            parent = column + (1 + len(dash.group(1)) if dash is not None else 0)
+        else:
+            parent = None
+    offset = 2 if offset is None else offset
+    sequence = max(4 if sequence is None else sequence, offset + 2)
+    return (mapping or 2), sequence, offset
 
 
-def _yaml(layout: _Layout) -> YAML:
+def round_trip_yaml(text: str) -> YAML:
+    """A ruamel round-trip loader/dumper laid out like ``text`` (indentation, ``---``, quotes kept)."""
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
-    yaml.indent(mapping=layout.mapping, sequence=layout.sequence, offset=layout.offset)
-    yaml.explicit_start = layout.explicit_start
+    mapping, sequence, offset = guess_indent(text)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    yaml.explicit_start = bool(_EXPLICIT_START.match(text))
     return yaml
 
 
@@ -102,7 +97,7 @@ def parse_document(text: str) -> CommentedMap:
     a hand edit broke it, and an API write must not build on it.
     """
     try:
-        data = _yaml(_guess_layout(text)).load(text)
+        data = round_trip_yaml(text).load(text)
     except (YAMLError, ValueError, RecursionError) as exc:
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise ManagementError(
@@ -126,7 +121,7 @@ def dump_document(doc: CommentedMap, original: str) -> str:
     if not doc and not _has_content(original):
         return original
     out = io.StringIO()
-    _yaml(_guess_layout(original)).dump(doc, out)
+    round_trip_yaml(original).dump(doc, out)
     text = out.getvalue()
     if not original.strip() or _has_content(original):
         return text
@@ -149,7 +144,7 @@ def document_from_settings(settings: Settings) -> str:
     if settings.packycode.key_source != "literal" and settings.packycode.credentials.openai_api_key is not None:
         data["packycode"]["credentials"]["openai-api-key"] = settings.packycode.key_source
     out = io.StringIO()
-    _yaml(_Layout(mapping=2, sequence=4, offset=2)).dump(_reveal(data), out)
+    round_trip_yaml("").dump(_reveal(data), out)  # the default layout: mapping 2, sequence 4, offset 2
     return out.getvalue()
 
 
@@ -211,8 +206,11 @@ def put_tail(node: Any, tail: str) -> None:
 # -- fields: find, quote, set and delete, keeping the file's spelling and quoting -----------
 
 
-def key_in(entry: Mapping[Any, Any], field: str) -> str | None:
-    """The key as this entry spells it: ``base-url`` or ``base_url``."""
+def key_in(entry: Any, field: str) -> str | None:
+    """The key as this entry spells it: ``base-url`` or ``base_url``; ``None`` when missing
+    (or when ``entry`` is not a mapping)."""
+    if not isinstance(entry, Mapping):
+        return None
     for spelling in (field, field.replace("-", "_")):
         if spelling in entry:
             return spelling

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import difflib
 import io
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import YAMLError
@@ -26,6 +24,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from tppc_router.config.schema import DEFAULT_REASONING_EFFORT, PackycodeConfig, TppcSection, kebab
 from tppc_router.config.deployments import credential_chain
+from tppc_router.configfile.document import key_in, round_trip_yaml
 from tppc_router.envref import env_reference, find_env_references
 from tppc_router.errors import ConfigError
 from tppc_router.config.loader import load_settings, parse_yaml
@@ -36,7 +35,6 @@ __all__ = [
     "LEGACY_NAME",
     "Migration",
     "equivalence_problems",
-    "guess_indent",
     "migrate_text",
     "redact",
     "secret_literals",
@@ -47,8 +45,6 @@ LEGACY_NAME = "packycode"
 OPENAI_FALLBACK = env_reference("OPENAI_API_KEY")
 _SECRET_FIELDS = frozenset({"api_key", "openai_api_key", "secret_key"})
 _SECRET_LISTS = frozenset({"api_keys"})
-_TRAILING_COMMENT = re.compile(r"\s+#.*$")
-_EXPLICIT_START = re.compile(r"^(?:[ \t]*(?:#.*)?\n)*---")
 _M = TypeVar("_M", bound=BaseModel)
 
 
@@ -77,54 +73,8 @@ def _typed(model: type[_M], data: Any, section: str, source: str) -> _M:
         raise ConfigError(problems, source=source) from None
 
 
-def guess_indent(text: str) -> tuple[int, int, int]:
-    """``(mapping, sequence, offset)`` as the file writes them; ``(2, 4, 2)`` where it doesn't say."""
-    mapping: int | None = None
-    sequence: int | None = None
-    offset: int | None = None
-    parent: int | None = None  # column of the last "key:" that opens a block
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#") or stripped in ("---", "..."):
-            continue
-        column = len(line) - len(line.lstrip(" "))
-        body = _TRAILING_COMMENT.sub("", stripped)
-        dash = re.match(r"-( +)", body)
-        if parent is not None and dash is not None and column >= parent and offset is None:
-            offset, sequence = column - parent, column + 1 + len(dash.group(1)) - parent
-        elif parent is not None and dash is None and column > parent and mapping is None:
-            mapping = column - parent
-        if body.endswith(":"):
-            parent = column + (1 + len(dash.group(1)) if dash is not None else 0)
-        else:
-            parent = None
-    offset = 2 if offset is None else offset
-    sequence = max(4 if sequence is None else sequence, offset + 2)
-    return (mapping or 2), sequence, offset
-
-
-def _round_trip(text: str) -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    mapping, sequence, offset = guess_indent(text)
-    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    yaml.explicit_start = bool(_EXPLICIT_START.match(text))
-    return yaml
-
-
-def _key(node: Any, name: str) -> str | None:
-    """The key as the file spells it: ``base-url`` or ``base_url``."""
-    if not isinstance(node, Mapping):
-        return None
-    for spelling in (name, name.replace("-", "_")):
-        if spelling in node:
-            return spelling
-    return None
-
-
 def _section(doc: CommentedMap, name: str, *, before: str) -> CommentedMap:
-    key = _key(doc, name)
+    key = key_in(doc, name)
     found = doc[key] if key is not None else None
     if isinstance(found, CommentedMap):
         return found
@@ -137,7 +87,7 @@ def _section(doc: CommentedMap, name: str, *, before: str) -> CommentedMap:
 
 
 def _sequence(section: CommentedMap, name: str) -> CommentedSeq:
-    key = _key(section, name)
+    key = key_in(section, name)
     found = section[key] if key is not None else None
     if isinstance(found, CommentedSeq):
         return found
@@ -147,8 +97,8 @@ def _sequence(section: CommentedMap, name: str) -> CommentedSeq:
 
 
 def _legacy_key(block: CommentedMap, legacy: PackycodeConfig, notes: list[str], source: str) -> Any:
-    credentials = block.get(_key(block, "credentials") or "credentials")
-    written = credentials.get(_key(credentials, "openai-api-key") or "openai-api-key") if credentials else None
+    credentials = block.get(key_in(block, "credentials") or "credentials")
+    written = credentials.get(key_in(credentials, "openai-api-key") or "openai-api-key") if credentials else None
     if written is not None and str(written).strip():
         return written
     if legacy.requires_openai_auth:
@@ -168,7 +118,7 @@ def _legacy_key(block: CommentedMap, legacy: PackycodeConfig, notes: list[str], 
 def _insert_after_name(entry: CommentedMap, key: str, value: Any) -> None:
     """Insert after ``name`` (never last, where the comments that follow an entry hang)."""
     keys = list(entry)
-    name = _key(entry, "name")
+    name = key_in(entry, "name")
     position = keys.index(name) + 1 if name is not None else 0
     entry.insert(position if position < len(keys) else max(len(keys) - 1, 0), key, value)
 
@@ -217,7 +167,7 @@ def _add_model(section: CommentedMap, typed: TppcSection, model: str, notes: lis
     models = [m.strip() for m in typed.models]
     if not model or model in models:
         return
-    key = _key(section, "models")
+    key = key_in(section, "models")
     if key is not None and isinstance(section[key], CommentedSeq):
         _append(section[key], model)
     else:
@@ -269,7 +219,7 @@ def migrate_text(text: str, *, source: str = "<string>") -> Migration:
     if not legacy.base_url.strip():
         raise ConfigError(["packycode.base-url: must not be empty to migrate the block"], source=source)
 
-    yaml = _round_trip(text)
+    yaml = round_trip_yaml(text)
     try:
         doc = yaml.load(text)
     except YAMLError as exc:  # never echo the YAML's problem text: it may quote a key
@@ -277,14 +227,14 @@ def migrate_text(text: str, *, source: str = "<string>") -> Migration:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         kind = "duplicate key" if isinstance(exc, DuplicateKeyError) else "cannot round-trip this YAML"
         raise ConfigError([f"<yaml>: {kind}{where}"], source=source) from None
-    block = doc[_key(doc, "packycode")]
+    block = doc[key_in(doc, "packycode")]
     notes: list[str] = []
     entry = CommentedMap()
     entry["name"] = LEGACY_NAME
     entry["enabled"] = True
-    entry["base-url"] = block[_key(block, "base-url")]
+    entry["base-url"] = block[key_in(block, "base-url")]
     entry["api-key"] = _legacy_key(block, legacy, notes, source)
-    section = _section(doc, "tppc", before=_key(doc, "packycode") or "packycode")
+    section = _section(doc, "tppc", before=key_in(doc, "packycode") or "packycode")
     providers = _sequence(section, "providers")
     order = _first_order(providers, typed, notes)
     if order is not None:
@@ -294,7 +244,7 @@ def migrate_text(text: str, *, source: str = "<string>") -> Migration:
         0, 'added provider "packycode" first in tppc.providers, with the base-url and key of the packycode block'
     )
     _add_model(section, typed, legacy.defaults.model.strip(), notes)
-    block[_key(block, "enabled")] = False
+    block[key_in(block, "enabled")] = False
     notes.append("set packycode.enabled to false; the block stays for rollback")
     out = io.StringIO()
     yaml.dump(doc, out)
