@@ -286,8 +286,9 @@ def main() -> int:
     print(f"\nThe caller's own group (goal: utppc p50 <= {GOAL_OWN_P50:.2f}x ubare p50)")
     print_table(["api", "p50 utppc/ubare", "paired", "p50 added ms", "goal"], own_rows)
     print("bare  = litellm.Router(model_list) with LiteLLM defaults (the goal's baseline)")
-    print("bare0 = litellm.Router(model_list, num_retries=0, disable_cooldowns=True): what TppcRouter wraps,")
-    print("        so tppc/bare0 is the cost of the failover layer itself")
+    print("bare0 = litellm.Router(model_list, num_retries=0, disable_cooldowns=True): what each TppcRouter")
+    print("        provider call amounts to, so tppc/bare0 is the cost of the failover layer itself")
+    print("ubare/utppc = a group of the caller's own on a bare litellm.Router / through TppcRouter")
     print("paired = median over rounds of the ratio of adjacent block medians (robust to machine noise)")
     print(f"\nwall time {elapsed:.1f} s; {load_line()}; simulator outcomes primary={outcomes[0]} "
           f"backup={outcomes[1]}")

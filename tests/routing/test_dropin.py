@@ -117,7 +117,11 @@ def test_tppc_settings_and_settings_method(make_router: RouterFactory) -> None:
     """The tppc settings are tppc_settings; settings is the wrapped Router's own member."""
     router = make_router()
     assert [p.name for p in router.tppc_settings.tppc.providers] == ["primary", "backup"]
-    assert router.settings == router.litellm_router.settings
+    if hasattr(router.litellm_router, "settings"):  # litellm 1.110's Router.settings()
+        assert router.settings == router.litellm_router.settings
+    else:
+        with pytest.raises(AttributeError):
+            router.settings  # noqa: B018 - no tppc property shadows the name
 
 
 def test_from_tppc_config_takes_router_arguments(tmp_path: Path, sims: dict[str, ProviderSimulator]) -> None:
@@ -184,3 +188,14 @@ async def test_responses_streams_are_litellms(make_router: RouterFactory) -> Non
     assert isinstance(sync_stream, SyncResponsesAPIStreamingIterator)
     assert [str(getattr(event, "type", "")).lower() for event in sync_stream][-1].endswith(
         ("response.completed", "response_completed"))
+
+
+def test_no_tppc_settings_ignores_tppc_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TppcRouter(model_list=...) without tppc settings serves no tppc group, whatever TPPC_* env says."""
+    monkeypatch.setenv("TPPC_TPPC__MODELS", '["from-env"]')
+    router = TppcRouter(model_list=USER_GROUP)
+    try:
+        assert router.model_groups() == []
+        assert router.tppc_settings.tppc.providers == []
+    finally:
+        router.close()

@@ -86,7 +86,8 @@ class TppcRouter:
             if tppc_settings is not None:
                 raise TypeError("TppcRouter() got the tppc settings twice (positionally and as tppc_settings=)")
             tppc_settings, router_args = router_args[0], router_args[1:]
-        settings = tppc_settings if tppc_settings is not None else Settings()
+        # No tppc settings: none at all (not even TPPC_* env), so the router is a litellm.Router.
+        settings = tppc_settings if tppc_settings is not None else Settings.model_construct()
         self.policy = policy_from_settings(settings)
         self.clock = clock
         self._owns_breakers = breakers is None
