@@ -10,6 +10,7 @@ from canaries import CANARY_PRIMARY, assert_no_canary
 
 from tppc_router.errors import ConfigError, TppcRouterError
 from tppc_router.config.loader import config_path, load_settings, parse_yaml
+from tppc_router.config.schema import Settings
 
 PROVIDER = f"""
 tppc:
@@ -185,3 +186,11 @@ bogus: 2
     assert "tppc.providers[1].order" in paths and "bogus" in paths
     assert "tppc.providers[1].base-url" in paths
     assert paths.count("tppc.providers[0].name") == 1
+
+
+
+def test_sources_are_declared_on_the_settings_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings declares its own sources (no patching at import): built directly it reads TPPC_* env, kebab folded."""
+    assert Settings.settings_customise_sources.__qualname__ == "Settings.settings_customise_sources"
+    monkeypatch.setenv("TPPC_TPPC__PROVIDERS", '[{"name": "a", "base-url": "http://127.0.0.1:9/v1"}]')
+    assert Settings().tppc.providers[0].base_url == "http://127.0.0.1:9/v1"

@@ -1,6 +1,7 @@
 """Load a config: find the file, merge the sources, sanitize, validate.
 
-Precedence, highest first, pinned by ``Settings.settings_customise_sources``:
+Precedence, highest first, declared by ``Settings.settings_customise_sources``
+(the source classes are in :mod:`tppc_router.config.sources`):
 init args > ``TPPC_*`` environment variables > the YAML file > defaults.
 The path comes from ``-c/--config``, then ``TPPC_CONFIG``, then ``./config.yaml``.
 """
@@ -11,64 +12,20 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsError
+from pydantic_settings import SettingsError
 
 from tppc_router.config.schema import Settings, kebab
+from tppc_router.config.sources import fold, yaml_data
 from tppc_router.errors import ConfigError
 from tppc_router.masking import mask_text
 from tppc_router.config.sanitize import sanitize, validate
 
 __all__ = ["config_path", "load_settings", "parse_yaml", "settings_from_data"]
-
-_yaml_data: ContextVar[dict[str, Any] | None] = ContextVar("tppc_yaml_data", default=None)
-
-
-class _YamlDataSource(PydanticBaseSettingsSource):
-    """The YAML file's content, already parsed and folded to snake_case keys."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        data = _yaml_data.get() or {}
-        return data.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_yaml_data.get() or {})
-
-
-class _FoldedSource(PydanticBaseSettingsSource):
-    """Another source with kebab keys folded, so ``TPPC_TPPC__PROVIDERS='[{"base-url": ...}]'`` works."""
-
-    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
-        super().__init__(inner.settings_cls)
-        self._inner = inner
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self._inner.get_field_value(field, field_name)
-
-    def __call__(self) -> dict[str, Any]:
-        folded: dict[str, Any] = _fold(self._inner())
-        return folded
-
-
-def _customise_sources(
-    cls: type[BaseSettings],
-    settings_cls: type[BaseSettings],
-    init_settings: PydanticBaseSettingsSource,
-    env_settings: PydanticBaseSettingsSource,
-    dotenv_settings: PydanticBaseSettingsSource,
-    file_secret_settings: PydanticBaseSettingsSource,
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    return (init_settings, _FoldedSource(env_settings), _YamlDataSource(settings_cls))
-
-
-Settings.settings_customise_sources = classmethod(_customise_sources)  # type: ignore[assignment,method-assign]
-
 
 def config_path(cli_value: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Path:
     """``-c/--config``, then ``TPPC_CONFIG``, then ``./config.yaml``."""
@@ -78,14 +35,6 @@ def config_path(cli_value: str | os.PathLike[str] | None = None, env: Mapping[st
     if env.get("TPPC_CONFIG"):
         return Path(env["TPPC_CONFIG"])
     return Path("config.yaml")
-
-
-def _fold(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k).replace("-", "_") if isinstance(k, str) else k: _fold(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_fold(v) for v in value]
-    return value
 
 
 def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
@@ -102,7 +51,7 @@ def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError([f"<root>: must be a mapping of sections, got {type(data).__name__}"], source=source)
     # An empty section (``router:`` with every key commented out) means its defaults.
-    folded: dict[str, Any] = {k: v for k, v in _fold(data).items() if v is not None or k not in Settings.model_fields}
+    folded: dict[str, Any] = {k: v for k, v in fold(data).items() if v is not None or k not in Settings.model_fields}
     return folded
 
 
@@ -176,13 +125,13 @@ def settings_from_data(
     Raises :class:`ConfigError` listing every problem, each with its field path.
     """
     env = os.environ if env is None else env
-    remaining: dict[str, Any] = _fold(dict(data))
+    remaining: dict[str, Any] = fold(dict(data))
     type_problems: list[str] = []
     raw: Settings | None = None
     for _ in range(_MAX_TYPE_PASSES):  # drop what failed type checks, so the other checks still run
-        token = _yaml_data.set(remaining)
         try:
-            raw = Settings(**_fold(overrides))
+            with yaml_data(remaining):
+                raw = Settings(**fold(overrides))
             break
         except ValidationError as exc:
             type_problems += _problems_from(exc)
@@ -190,8 +139,6 @@ def settings_from_data(
                 raise ConfigError(type_problems, source=source) from None
         except SettingsError as exc:  # a TPPC_* variable that should hold JSON doesn't
             raise ConfigError([*type_problems, _env_problem(exc)], source=source) from None
-        finally:
-            _yaml_data.reset(token)
     if raw is None:
         raise ConfigError(type_problems, source=source)
     clean, problems = sanitize(raw, env)

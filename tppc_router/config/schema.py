@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, PrivateAttr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tppc_router.config.defaults import DEFAULT_MODEL, DEFAULT_REASONING_EFFORT
+from tppc_router.config.sources import FoldedEnvSource, YamlDataSource
 from tppc_router.secret import Secret
 
 __all__ = [
@@ -198,3 +199,15 @@ class Settings(BaseSettings):
     router: RouterSection = Field(default_factory=RouterSection)
     server: ServerSection = Field(default_factory=ServerSection)
     remote_management: RemoteManagementSection = Field(default_factory=RemoteManagementSection)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """init args > ``TPPC_*`` env (kebab keys folded) > the YAML file > defaults; no dotenv, no secrets dir."""
+        return init_settings, FoldedEnvSource(env_settings), YamlDataSource(settings_cls)
