@@ -161,6 +161,8 @@ class ServerSection(_Section):
     # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips); none by default.
     trusted_proxies: list[str] = Field(default_factory=list)
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    # Seconds between ": keep-alive" SSE comments while a stream waits for its first content.
+    stream_keepalive: float = Field(default=10.0, gt=0, le=300)
 
 
 class RemoteManagementSection(_Section):

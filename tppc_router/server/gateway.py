@@ -42,6 +42,7 @@ from tppc_router.routing.trackers import PREAMBLE, ResponsesTracker, SSEEvent
 from tppc_router.server.deps import JsonBody, RuntimeDep, require_api_key
 from tppc_router.server.validation import check_chat, check_responses
 from tppc_router.server.errors import PROVIDER_HEADER, GatewayError, ProviderRejected, error_body, masked
+from tppc_router.server.holdback import SSE_HEADERS, chat_failure, open_held, responses_failure
 
 __all__ = ["CHAT_PARAMETERS", "FORWARDED_HEADERS", "router"]
 
@@ -116,7 +117,7 @@ class EventStream(StreamingResponse):
     error, and when the client goes away first."""
 
     def __init__(self, upstream: FailoverStream[Any], content: AsyncIterator[bytes]) -> None:
-        headers = {PROVIDER_HEADER: upstream.provider, "cache-control": "no-cache", "x-accel-buffering": "no"}
+        headers = {PROVIDER_HEADER: upstream.provider, **SSE_HEADERS}
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self._upstream = upstream
 
@@ -147,14 +148,24 @@ async def _answer(call: Call[httpx.Response, SSEEvent], sender: HttpxSender) -> 
                     headers={PROVIDER_HEADER: target.provider})
 
 
-async def _stream(call: Call[httpx.Response, SSEEvent], sender: HttpxSender) -> Response:
+async def _open(call: Call[httpx.Response, SSEEvent], sender: HttpxSender) -> FailoverStream[Any]:
     try:
-        stream = await call.stream(sender)
+        return await call.stream(sender)
     except httpx.HTTPStatusError as exc:
         raise _rejected(exc, call.tried) from None
+
+
+def _relay(stream: FailoverStream[Any]) -> AsyncIterator[bytes]:
     tracker = stream.tracker
     assert isinstance(tracker, ResponsesTracker)
-    return EventStream(stream, _relay_responses(stream, tracker))
+    return _relay_responses(stream, tracker)
+
+
+async def _stream(call: Call[httpx.Response, SSEEvent], sender: HttpxSender, model: str,
+                  keepalive: float) -> Response:
+    """Headers within a second, keep-alives while held back (:mod:`tppc_router.server.holdback`)."""
+    return await open_held(_open(call, sender), relay=_relay, failure=responses_failure(model), interval=keepalive,
+                           answer=lambda stream: EventStream(stream, _relay(stream)))
 
 
 async def _relay_responses(stream: FailoverStream[SSEEvent], tracker: ResponsesTracker[SSEEvent]
@@ -204,7 +215,9 @@ async def create_response(request: Request, body: JsonBody, runtime: RuntimeDep)
     targets = targets_for(runtime.router, model)
     call: Call[httpx.Response, SSEEvent] = runtime.router.pipeline.call(model, targets, body, responses=True)
     sender = HttpxSender(runtime.get_upstream(), headers=forwarded_headers(request))
-    return await (_stream(call, sender) if stream else _answer(call, sender))
+    if stream:
+        return await _stream(call, sender, model, runtime.settings.server.stream_keepalive)
+    return await _answer(call, sender)
 
 
 # --------------------------------------------------------------------------- /v1/chat/completions
@@ -244,6 +257,19 @@ async def _relay_chat(stream: FailoverStream[Any]) -> AsyncIterator[bytes]:
     yield b"data: [DONE]\n\n"
 
 
+async def _chat(tppc: TppcRouter, model: str, messages: Any, kwargs: dict[str, Any]) -> Any:
+    """``acompletion``, with a provider's own refusal relayed as :class:`ProviderRejected`."""
+    try:
+        return await tppc.acompletion(model, messages, **kwargs)
+    except TppcRouterError:
+        raise
+    except Exception as exc:
+        rejected = _chat_rejected(exc)
+        if rejected is None:
+            raise
+        raise rejected from None
+
+
 @router.post("/chat/completions")
 async def create_chat_completion(body: JsonBody, runtime: RuntimeDep) -> Response:
     """A chat completion through litellm, which speaks the providers' Responses API."""
@@ -258,17 +284,11 @@ async def create_chat_completion(body: JsonBody, runtime: RuntimeDep) -> Respons
     tppc = runtime.router
     targets_for(tppc, model)
     kwargs = {k: v for k, v in body.items() if k in CHAT_PARAMETERS}
-    try:
-        result = await tppc.acompletion(model, messages, **kwargs)
-    except TppcRouterError:
-        raise
-    except Exception as exc:
-        rejected = _chat_rejected(exc)
-        if rejected is None:
-            raise
-        raise rejected from None
     if stream:
-        return EventStream(result, _relay_chat(result))
+        return await open_held(_chat(tppc, model, messages, kwargs), relay=_relay_chat, failure=chat_failure,
+                               interval=runtime.settings.server.stream_keepalive,
+                               answer=lambda opened: EventStream(opened, _relay_chat(opened)))
+    result = await _chat(tppc, model, messages, kwargs)
     provider = str(result._hidden_params.get("tppc_provider", ""))
     return Response(result.model_dump_json(exclude_none=True), media_type="application/json",
                     headers={PROVIDER_HEADER: provider})
