@@ -4,11 +4,19 @@
 
     TppcRouterError
     ├── ConfigError (also ValueError)        bad config file, env or management body
+    │   ├── ConfigEditError                   a requested edit is itself invalid (field twice, wrong type, masked key)
+    │   ├── ConfigFileError                   the file on disk cannot be edited as it is (fix it by hand)
+    │   ├── ConfigConflictError               the edit conflicts with the config now (name taken, file changed)
+    │   └── ConfigNotFoundError               the edit names an entry the config does not have
     ├── ProviderError                         one provider failed one attempt
     │   └── StreamInterruptedError            a stream broke after content went out
     ├── AllProvidersFailedError               every candidate provider failed
     │   └── AllProvidersCoolingError          every provider is cooling down (429-like)
-    └── ManagementError                       management API refused a request
+    └── ManagementError                       management API refused a request (HTTP status + problems)
+
+Config code raises only ``ConfigError`` and its subclasses; the server maps them to
+HTTP statuses at its boundary (:mod:`tppc_router.server.config_errors`, as httpx maps
+transport errors), into the public :class:`ManagementError`.
 
 Messages name the provider and the config path, never a key. Errors that reach
 clients are "OpenAI-style": they carry ``status_code``, ``type``, ``code`` and a
@@ -36,7 +44,11 @@ __all__ = [
     "AllProvidersCoolingError",
     "AllProvidersFailedError",
     "Attempt",
+    "ConfigConflictError",
+    "ConfigEditError",
     "ConfigError",
+    "ConfigFileError",
+    "ConfigNotFoundError",
     "FailureKind",
     "ManagementError",
     "Outcome",
@@ -82,11 +94,31 @@ class ConfigError(TppcRouterError, ValueError):
     type = "invalid_request_error"
     code = "invalid_config"
 
-    def __init__(self, problems: Sequence[str], *, source: str | None = None) -> None:
+    def __init__(self, problems: Sequence[str] = (), *, source: str | None = None, summary: str | None = None) -> None:
         self.problems: list[str] = [mask_text(p) for p in problems]  # a value may echo a key
         self.source = source
-        head = f"invalid config ({source})" if source else "invalid config"
-        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+        #: One line saying what went wrong; the problems say where.
+        self.summary = summary or (f"invalid config ({source})" if source else "invalid config")
+        lines = "".join(f"\n  {p}" for p in self.problems)
+        super().__init__(self.summary + (":" + lines if lines else ""))
+
+
+class ConfigEditError(ConfigError):
+    """A requested edit is itself invalid: a field given twice, of the wrong type, a masked key."""
+
+
+class ConfigFileError(ConfigError):
+    """The config file on disk cannot be edited as it is (not YAML, not a mapping, a section
+    of the wrong kind): it has to be fixed by hand first."""
+
+
+class ConfigConflictError(ConfigError):
+    """The edit conflicts with the config as it is now: a name already taken, or the file
+    changed on disk while the edit was being applied."""
+
+
+class ConfigNotFoundError(ConfigError):
+    """The edit names an entry (a provider) the config does not have."""
 
 
 class FailureKind(StrEnum):
@@ -286,7 +318,8 @@ class AllProvidersCoolingError(AllProvidersFailedError):
 
 
 class ManagementError(TppcRouterError):
-    """The management API refused a request."""
+    """The management API refused a request: the server-side error, with its HTTP status and
+    problems. Config code never raises it: the server maps a :class:`ConfigError` into it."""
 
     type = "management_error"
 

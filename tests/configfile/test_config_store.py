@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from tppc_router.configfile.document import document_from_settings, dump_document, parse_document
 from tppc_router.configfile.store import ConfigStore, text_hash
-from tppc_router.errors import ConfigError, ManagementError
+from tppc_router.errors import (
+    ConfigConflictError,
+    ConfigEditError,
+    ConfigError,
+    ConfigFileError,
+    ConfigNotFoundError,
+)
 from tppc_router.config.loader import load_settings
 from tppc_router.masking import mask
 from tppc_router.configfile.edits import (
@@ -108,9 +114,9 @@ def test_new_key_replaces_reference() -> None:
 @pytest.mark.parametrize("value", ["sk-x...1234", "********"])
 def test_masked_value_that_is_not_the_stored_key_is_refused(value: str) -> None:
     """A value shaped like a mask but not this provider's mask is refused, never stored."""
-    with pytest.raises(ManagementError) as info:
+    with pytest.raises(ConfigEditError) as info:
         patch_provider(parse_document(TEXT), {"api-key": value}, ENV, name="alpha")
-    assert info.value.status_code == 422
+    assert info.value.problems[0].startswith("tppc.providers[alpha].api-key: is a masked value")
 
 
 def test_looks_masked() -> None:
@@ -124,9 +130,9 @@ def test_find_provider_exact_then_case_insensitive() -> None:
     doc = parse_document(TEXT)
     assert find_provider(doc, name="beta") == 1 and find_provider(doc, name="BETA") == 1
     for kwargs in ({"name": "zeta"}, {"index": 2}, {"index": -1}):
-        with pytest.raises(ManagementError) as info:
+        with pytest.raises(ConfigNotFoundError) as info:
             find_provider(doc, **kwargs)
-        assert info.value.status_code == 404
+        assert info.value.problems[0].startswith("tppc.providers[")
 
 
 def test_add_then_remove_keeps_the_following_section_apart() -> None:
@@ -152,9 +158,9 @@ def test_add_to_comment_only_file_keeps_the_comments() -> None:
 
 def test_add_refuses_a_taken_name() -> None:
     """POST of a name that exists, in any case, is 409."""
-    with pytest.raises(ManagementError) as info:
+    with pytest.raises(ConfigConflictError) as info:
         add_provider(parse_document(TEXT), {"name": " ALPHA "}, ENV)
-    assert info.value.status_code == 409
+    assert info.value.summary == "a provider named ' ALPHA ' already exists"
 
 
 def test_replace_reorders_edits_in_place_and_keeps_keys() -> None:
@@ -257,9 +263,9 @@ def test_lone_surrogate_is_refused(tmp_path: Path) -> None:
     """A string no UTF-8 file can hold (a lone surrogate) is refused (422), not escaped into the file."""
     path = tmp_path / "c.yaml"
     path.write_text(TEXT)
-    with pytest.raises(ManagementError) as info:
+    with pytest.raises(ConfigEditError) as info:
         ConfigStore(path).propose(lambda doc: patch_provider(doc, {"name": "a\ud800"}, os.environ, name="alpha"))
-    assert info.value.status_code == 422
+    assert info.value.problems == ["<body>: a string holds a lone UTF-16 surrogate"]
     assert path.read_text() == TEXT
 
 
@@ -270,9 +276,8 @@ def test_commit_refuses_when_the_file_changed_meanwhile(tmp_path: Path) -> None:
     store = ConfigStore(path)
     proposal = store.propose(lambda doc: patch_provider(doc, {"order": 5}, os.environ, name="alpha"))
     path.write_text(TEXT + "# hand edit\n")
-    with pytest.raises(ManagementError) as info:
+    with pytest.raises(ConfigConflictError):
         store.commit(proposal.new_text, expected=proposal.old_text)
-    assert info.value.status_code == 409
     assert path.read_text().endswith("# hand edit\n")
 
 
@@ -280,9 +285,9 @@ def test_broken_file_is_a_conflict(tmp_path: Path) -> None:
     """An edit on a file that is not YAML (a broken hand edit) is refused with 409."""
     path = tmp_path / "c.yaml"
     path.write_text("tppc: [\n")
-    with pytest.raises(ManagementError) as info:
+    with pytest.raises(ConfigFileError) as info:
         ConfigStore(path).propose(lambda doc: [])
-    assert info.value.status_code == 409 and info.value.problems[0].startswith("<yaml>:")
+    assert info.value.problems[0].startswith("<yaml>:")
 
 
 def test_memory_store_round_trips_settings() -> None:

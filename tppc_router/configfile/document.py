@@ -25,7 +25,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 from ruamel.yaml.tokens import CommentToken
 
 from tppc_router.config.schema import Settings
-from tppc_router.errors import ManagementError
+from tppc_router.errors import ConfigEditError, ConfigFileError
 
 __all__ = [
     "delete_field",
@@ -93,26 +93,20 @@ def round_trip_yaml(text: str) -> YAML:
 def parse_document(text: str) -> CommentedMap:
     """The round-trip document; an empty file is an empty mapping.
 
-    Raises :class:`ManagementError` (409) when the file on disk is not a YAML mapping:
+    Raises :class:`ConfigFileError` when the file on disk is not a YAML mapping:
     a hand edit broke it, and an API write must not build on it.
     """
     try:
         data = round_trip_yaml(text).load(text)
     except (YAMLError, ValueError, RecursionError) as exc:
         problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ManagementError(
-            "the config file on disk is not valid YAML; fix it by hand first",
-            status_code=409,
-            problems=[f"<yaml>: {problem}"],
-        ) from None
+        raise ConfigFileError([f"<yaml>: {problem}"],
+                              summary="the config file on disk is not valid YAML; fix it by hand first") from None
     if data is None:
         return CommentedMap()
     if not isinstance(data, CommentedMap):
-        raise ManagementError(
-            "the config file on disk is not a mapping of sections; fix it by hand first",
-            status_code=409,
-            problems=[f"<root>: must be a mapping of sections, got {type(data).__name__}"],
-        )
+        raise ConfigFileError([f"<root>: must be a mapping of sections, got {type(data).__name__}"],
+                              summary="the config file on disk is not a mapping of sections; fix it by hand first")
     return data
 
 
@@ -233,8 +227,7 @@ def safe(value: Any) -> Any:
     treats as a line break is double-quoted, so what is read back is what was sent."""
     if isinstance(value, str):
         if any("\ud800" <= c <= "\udfff" for c in value):
-            raise ManagementError("invalid request body", status_code=422,
-                                  problems=["<body>: a string holds a lone UTF-16 surrogate"])
+            raise ConfigEditError(["<body>: a string holds a lone UTF-16 surrogate"], summary="invalid request body")
         tag = _YAML11.resolve(pyyaml.nodes.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
         plain = tag == _STR_TAG
         if plain and value.isprintable() and not any(c in value for c in "\x85\u2028\u2029"):
@@ -298,7 +291,6 @@ def ensure_section(doc: CommentedMap, name: str) -> CommentedMap:
         key = key or name
     section = doc[key]
     if not isinstance(section, CommentedMap):
-        raise ManagementError(
-            f"the config file's {name} section is not a mapping; fix it by hand first", status_code=409
-        )
+        raise ConfigFileError([f"{name}: must be a mapping"],
+                              summary=f"the config file's {name} section is not a mapping; fix it by hand first")
     return section

@@ -5,8 +5,9 @@ edits it in place and returns the paths it changed; :meth:`ConfigStore.propose
 <tppc_router.configfile.store.ConfigStore.propose>` runs one and validates the result.
 Only the entries and fields a request touches change, so comments, quoting and
 key references elsewhere survive. A masked key (as GET shows it) or the stored key
-sent back keeps the stored key. Refusals raise :class:`ManagementError` with the
-HTTP status a route answers.
+sent back keeps the stored key. Refusals raise config errors with field paths
+(:class:`ConfigEditError`, :class:`ConfigNotFoundError`, :class:`ConfigConflictError`,
+:class:`ConfigFileError`); the server maps them to HTTP statuses.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tppc_router.configfile.document import (
     set_field,
     take_tail,
 )
-from tppc_router.errors import ManagementError
+from tppc_router.errors import ConfigConflictError, ConfigEditError, ConfigFileError, ConfigNotFoundError
 from tppc_router.masking import FULLY_HIDDEN, mask, mask_url
 from tppc_router.config.sanitize import resolve_key
 
@@ -67,7 +68,8 @@ def _providers(doc: CommentedMap, *, create: bool) -> CommentedSeq:
         if create:
             tppc[key or "providers"] = seq
     if not isinstance(seq, CommentedSeq):
-        raise ManagementError("the config file's tppc.providers is not a list; fix it by hand first", status_code=409)
+        raise ConfigFileError(["tppc.providers: must be a list"],
+                              summary="the config file's tppc.providers is not a list; fix it by hand first")
     return seq
 
 
@@ -111,7 +113,7 @@ def type_problems(fields: Mapping[str, Any], where: str) -> list[str]:
 def normalize_fields(value: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Request keys as the file spells them (``base_url`` -> ``base-url``), read-only GET keys dropped.
 
-    Raises :class:`ManagementError` (422) when two spellings of one key are given, or a
+    Raises :class:`ConfigEditError` when two spellings of one key are given, or a
     field has the wrong JSON type (:func:`type_problems`).
     """
     out: dict[str, Any] = {}
@@ -120,13 +122,11 @@ def normalize_fields(value: Mapping[str, Any], where: str) -> dict[str, Any]:
         if key in READ_ONLY_FIELDS:
             continue
         if key in out:
-            raise ManagementError(
-                "invalid request body", status_code=422, problems=[f"{where}.{key}: given more than once"]
-            )
+            raise ConfigEditError([f"{where}.{key}: given more than once"], summary="invalid request body")
         out[key] = item
     problems = type_problems(out, where)
     if problems:
-        raise ManagementError("invalid request body", status_code=422, problems=problems)
+        raise ConfigEditError(problems, summary="invalid request body")
     return out
 
 
@@ -136,7 +136,8 @@ def find_provider(doc: CommentedMap, *, name: str | None = None, index: int | No
     if index is not None:
         if 0 <= index < len(seq):
             return index
-        raise ManagementError(f"no provider at index {index} (there are {len(seq)})", status_code=404)
+        raise ConfigNotFoundError([f"tppc.providers[{index}]: no such index (there are {len(seq)})"],
+                                  summary=f"no provider at index {index} (there are {len(seq)})")
     names = [get_field(e, "name") if isinstance(e, Mapping) else None for e in seq]
     for i, candidate in enumerate(names):
         if isinstance(candidate, str) and candidate.strip() == (name or "").strip():
@@ -145,7 +146,8 @@ def find_provider(doc: CommentedMap, *, name: str | None = None, index: int | No
     for i, candidate in enumerate(names):
         if folded is not None and _fold_name(candidate) == folded:
             return i
-    raise ManagementError(f"no provider named {name!r}", status_code=404)
+    raise ConfigNotFoundError([f"tppc.providers[{name}]: no provider has this name"],
+                              summary=f"no provider named {name!r}")
 
 
 def _keeps_key(entry: Mapping[Any, Any], new: Any, env: Mapping[str, str]) -> bool:
@@ -163,11 +165,8 @@ def _keeps_key(entry: Mapping[Any, Any], new: Any, env: Mapping[str, str]) -> bo
 def _check_not_masked(fields: Mapping[str, Any], where: str) -> None:
     key = fields.get("api-key")
     if isinstance(key, str) and looks_masked(key.strip()):
-        raise ManagementError(
-            "invalid request body",
-            status_code=422,
-            problems=[f"{where}.api-key: is a masked value (as GET shows keys); {_SEND_FULL_KEY}"],
-        )
+        raise ConfigEditError([f"{where}.api-key: is a masked value (as GET shows keys); {_SEND_FULL_KEY}"],
+                              summary="invalid request body")
 
 
 def _apply_fields(
@@ -215,10 +214,12 @@ def patch_provider(
     at = find_provider(doc, name=name, index=index)
     entry = seq[at]
     if not isinstance(entry, CommentedMap):
-        raise ManagementError(f"the provider at index {at} is not a mapping; fix the file by hand", status_code=409)
+        raise ConfigFileError([f"tppc.providers[{at}]: must be a mapping"],
+                              summary=f"the provider at index {at} is not a mapping; fix the file by hand")
     fields = normalize_fields(value, f"tppc.providers[{at}]")
     if "name" in fields and _name_taken(seq, fields["name"], skip=at):
-        raise ManagementError(f"a provider named {fields['name']!r} already exists", status_code=409)
+        raise ConfigConflictError([f"tppc.providers[{at}].name: {fields['name']!r} is taken"],
+                                  summary=f"a provider named {fields['name']!r} already exists")
     return _apply_fields(entry, fields, env=env, full=False, label=_label(entry, at))
 
 
@@ -227,7 +228,8 @@ def add_provider(doc: CommentedMap, value: Mapping[str, Any], env: Mapping[str, 
     seq = _providers(doc, create=True)
     fields = {k: v for k, v in normalize_fields(value, f"tppc.providers[{len(seq)}]").items() if v is not None}
     if _name_taken(seq, fields.get("name")):
-        raise ManagementError(f"a provider named {fields.get('name')!r} already exists", status_code=409)
+        raise ConfigConflictError([f"tppc.providers[{len(seq)}].name: {fields.get('name')!r} is taken"],
+                                  summary=f"a provider named {fields.get('name')!r} already exists")
     _check_not_masked(fields, f"tppc.providers[{len(seq)}]")
     if not seq:
         seq.fa.set_block_style()

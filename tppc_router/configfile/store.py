@@ -24,7 +24,7 @@ from ruamel.yaml.error import YAMLError
 from tppc_router.configfile.atomic import atomic_write_text
 from tppc_router.config.schema import Settings
 from tppc_router.configfile.document import document_from_settings, dump_document, parse_document
-from tppc_router.errors import ConfigError, ManagementError
+from tppc_router.errors import ConfigConflictError, ConfigError
 from tppc_router.config.loader import load_settings
 
 __all__ = [
@@ -108,7 +108,8 @@ class ConfigStore:
     def propose(self, mutator: Mutator) -> Proposal:
         """Run ``mutator`` on the current document and validate the result. Writes nothing.
 
-        Raises :class:`ConfigError` (the candidate is invalid) or :class:`ManagementError`.
+        Raises :class:`ConfigError` (the candidate is invalid, or a subclass: the file is
+        broken, the edit conflicts or names nothing).
         """
         old = self.read()
         cached, self._cached = self._cached, None  # a failed edit must not leave a half-edited cache
@@ -134,9 +135,9 @@ class ConfigStore:
         with self._lock:
             self._cached = None
             if expected is not None and self.read() != expected:
-                raise ManagementError(
-                    "the config file changed on disk while this request was being applied; retry",
-                    status_code=409,
+                raise ConfigConflictError(
+                    summary="the config file changed on disk while this request was being applied; retry",
+                    source=self.source,
                 )
             if self.path is None:
                 self._memory = text

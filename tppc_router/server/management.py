@@ -33,6 +33,7 @@ from tppc_router.masking import get_logger, mask_text, mask_url, secrets
 from tppc_router.configfile.edits import add_provider, patch_provider, remove_provider, replace_providers
 from tppc_router.configfile.watcher import POLL_INTERVAL, start_watcher, stop_watcher
 from tppc_router.server.mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
+from tppc_router.server.config_errors import management_error, map_config_errors
 from tppc_router.server.runtime import Runtime
 
 __all__ = ["WriteEvent", "record_write", "router", "tppc_view"]
@@ -44,14 +45,16 @@ MAX_DEPTH = 32  # a provider is 2 levels deep; a body nested far deeper is refus
 
 
 class _ManagementRoute(APIRoute):
-    """Turns a :class:`ManagementError` (raised by a route or the auth dependency) into its JSON body."""
+    """Turns a :class:`ManagementError` (raised by a route or the auth dependency), or a config
+    error mapped to one (:mod:`tppc_router.server.config_errors`), into its JSON body."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                with map_config_errors():
+                    return await handler(request)
             except ManagementError as exc:
                 if isinstance(exc, ManagementAuthError) and request.method != "GET":
                     record_write(runtime_of(request), WriteEvent(
@@ -259,8 +262,7 @@ async def _commit(runtime: Runtime, store: ConfigStore, mutator: Mutator) -> tup
         try:
             proposal = await run_in_threadpool(store.propose, mutator)
         except ConfigError as exc:
-            raise ManagementError("invalid config: the change was not applied", status_code=422,
-                                  problems=exc.problems) from None
+            raise management_error(exc) from None
         except OSError as exc:
             raise ManagementError(f"cannot read {store.source}: {exc.strerror}", status_code=409) from None
         if proposal.unchanged or proposal.settings is None:
@@ -287,8 +289,9 @@ async def _write(
     store = store_for(runtime)
     method = request.method
     try:
-        mutator = prepare(await _json_body(request) if body else None)
-        changed, fresh = await _commit(runtime, store, mutator)
+        with map_config_errors():
+            mutator = prepare(await _json_body(request) if body else None)
+            changed, fresh = await _commit(runtime, store, mutator)
     except ManagementError as exc:
         record_write(runtime, WriteEvent(method, str(caller), _outcome(exc.status_code), exc.status_code))
         raise

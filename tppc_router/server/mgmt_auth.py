@@ -40,7 +40,7 @@ from tppc_router.config.sanitize import BCRYPT_HASH, management_key_problem
 from tppc_router.config.schema import Settings
 from tppc_router.configfile.document import parse_document
 from tppc_router.configfile.store import ConfigStore, store_for
-from tppc_router.errors import ManagementError
+from tppc_router.errors import ConfigError, ManagementError
 from tppc_router.configfile.edits import set_secret_key
 from tppc_router.secret import Secret
 from tppc_router.server.lockout import LOCKOUT_SECONDS, MAX_FAILURES, Lockout, LogBudget
@@ -340,7 +340,7 @@ def _with_secret(settings: Settings, value: str) -> Settings:
 def _document_holds(store: ConfigStore, plaintext: str) -> bool:
     try:
         doc = parse_document(store.read())
-    except (ManagementError, OSError):
+    except (ConfigError, OSError):
         return False
     section = doc.get("remote-management", doc.get("remote_management"))
     if not isinstance(section, Mapping):
@@ -370,7 +370,7 @@ def hash_secret_on_load(runtime: Runtime, *, rounds: int = 12) -> bool:
         try:
             proposal = store.propose(lambda doc: set_secret_key(doc, hashed))
             store.commit(proposal.new_text, expected=proposal.old_text)
-        except (ManagementError, OSError, ValueError) as exc:
+        except (ConfigError, OSError) as exc:  # ConfigError is also a ValueError
             reason = getattr(exc, "strerror", None) or type(exc).__name__
             logger.warning("could not write the hashed remote-management.secret-key to %s: %s", store.source, reason)
         else:
