@@ -48,9 +48,9 @@ def edit(path: Path, old: str, new: str) -> None:
 
 async def test_first_look_at_the_loaded_file_changes_nothing(runtime: Runtime) -> None:
     """The file the server started from is recognised as unchanged; the router is not rebuilt."""
-    state = runtime.router._state
+    reloads = runtime.router.reloads
     assert await ConfigWatcher(runtime).check() == "unchanged"
-    assert runtime.router._state is state
+    assert runtime.router.reloads == reloads
     assert await ConfigWatcher(runtime).check() is None
 
 
@@ -59,9 +59,10 @@ async def test_valid_hand_edit_is_applied(runtime: Runtime, path: Path) -> None:
     watcher = ConfigWatcher(runtime)
     await watcher.check()
     edit(path, "https://alpha.invalid/v1", "https://alpha2.invalid/v1")
+    reloads = runtime.router.reloads
     assert await watcher.check() == "applied"
     assert runtime.router.targets("gpt-5")[0].base_url == "https://alpha2.invalid/v1"
-    assert runtime.config_reloads["applied"] == 1
+    assert runtime.config_reloads["applied"] == 1 and runtime.router.reloads == reloads + 1
 
 
 async def test_invalid_hand_edit_is_refused_with_each_problem_logged(
@@ -70,7 +71,7 @@ async def test_invalid_hand_edit_is_refused_with_each_problem_logged(
     """An invalid edit logs one line per problem, keeps the old config serving, and is not re-logged."""
     watcher = ConfigWatcher(runtime)
     await watcher.check()
-    state, settings = runtime.router._state, runtime.file_settings
+    reloads, settings = runtime.router.reloads, runtime.file_settings
     edit(path, "base-url: https://alpha.invalid/v1", "base-url: nope")
     edit(path, "models: [gpt-5]", "models: [gpt-5, a/b]")
     with caplog.at_level(logging.ERROR, logger="tppc_router.configfile.watcher"):
@@ -79,7 +80,7 @@ async def test_invalid_hand_edit_is_refused_with_each_problem_logged(
     assert any("still serving the previous config (2 problem(s))" in line for line in lines)
     assert any(line.endswith("tppc.models[1]: must be a non-empty model name without '/'") for line in lines)
     assert any("tppc.providers[0].base-url: must be an http(s) URL" in line for line in lines)
-    assert runtime.router._state is state and runtime.file_settings is settings
+    assert runtime.router.reloads == reloads and runtime.file_settings is settings
     assert KEY not in caplog.text
     caplog.clear()
     assert await watcher.check() is None
@@ -103,9 +104,9 @@ async def test_own_writes_are_not_reapplied(runtime: Runtime) -> None:
     store = store_for(runtime)
     proposal = store.propose(lambda doc: patch_provider(doc, {"order": 3}, os.environ, name="alpha"))
     store.commit(proposal.new_text, expected=proposal.old_text)
-    state = runtime.router._state
+    reloads = runtime.router.reloads
     assert await watcher.check() is None
-    assert runtime.router._state is state
+    assert runtime.router.reloads == reloads
     assert runtime.config_reloads["applied"] == 0
 
 
@@ -113,10 +114,10 @@ async def test_comment_only_edit_changes_nothing(runtime: Runtime, path: Path) -
     """An edit that changes no setting (a comment) does not rebuild the router."""
     watcher = ConfigWatcher(runtime)
     await watcher.check()
-    state = runtime.router._state
+    reloads = runtime.router.reloads
     edit(path, "# main", "# the main provider")
     assert await watcher.check() == "unchanged"
-    assert runtime.router._state is state
+    assert runtime.router.reloads == reloads
 
 
 async def test_file_missing_for_a_moment_is_ignored(runtime: Runtime, path: Path) -> None:

@@ -320,7 +320,7 @@ def test_delete_removes_and_unknown_is_404(live: Served) -> None:
 def test_refused_write_changes_nothing(live: Served, method: str, content: bytes, status: int) -> None:
     """A refused write (bad JSON 400, invalid config 422) leaves the file byte-identical and the router as it was."""
     before = live.path.read_bytes() if live.path else b""
-    router_state = live.runtime.router._state
+    reloads = live.runtime.router.reloads
     response = live.client.request(method, ROUTE, content=content, headers={"content-type": "application/json"})
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -328,7 +328,7 @@ def test_refused_write_changes_nothing(live: Served, method: str, content: bytes
     if status == 422:
         assert error["problems"] and all(":" in p for p in error["problems"])
     assert live.path is not None and live.path.read_bytes() == before
-    assert live.runtime.router._state is router_state
+    assert live.runtime.router.reloads == reloads
 
 
 def test_invalid_config_lists_field_path_problems(live: Served) -> None:

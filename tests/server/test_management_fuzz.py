@@ -84,7 +84,7 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCapt
 def _send(live: Served, method: str, content: bytes) -> None:
     assert live.path is not None
     before = live.path.read_bytes()
-    state = live.runtime.router._state
+    reloads = live.runtime.router.reloads
     response = live.client.request(method, ROUTE, content=content, headers={"content-type": "application/json"})
     assert response.status_code < 500, response.text
     if currently_in_test_context():
@@ -93,7 +93,7 @@ def _send(live: Served, method: str, content: bytes) -> None:
     assert_no_canary(response.text)
     if response.status_code >= 400:
         assert live.path.read_bytes() == before
-        assert live.runtime.router._state is state
+        assert live.runtime.router.reloads == reloads
         assert "error" in response.json()
     else:
         assert load_settings(live.path) == live.runtime.file_settings

@@ -51,11 +51,11 @@ def test_hand_edit_is_served_within_two_seconds(live: Served) -> None:
 def test_invalid_hand_edit_keeps_the_old_config(live: Served, caplog: pytest.LogCaptureFixture) -> None:
     """An invalid hand edit is logged problem by problem; the old config keeps serving; API writes say why."""
     assert live.path is not None
-    state = live.runtime.router._state
+    reloads = live.runtime.router.reloads
     live.path.write_text(live.text().replace("https://alpha.invalid/v1", "not-a-url"))
     wait_for(lambda: "tppc.providers[0].base-url: must be an http(s) URL" in caplog.text, 2.0)
     assert alpha_url(live) == "https://alpha.invalid/v1"
-    assert live.runtime.router._state is state
+    assert live.runtime.router.reloads == reloads
     before = live.text()
     response = live.client.patch(ROUTE, json={"name": "beta", "value": {"order": 2}})
     assert response.status_code == 422

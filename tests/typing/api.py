@@ -29,6 +29,7 @@ def usage() -> None:
     states: list[ProviderStatus] = router.provider_states()
     rows: list[dict[str, Any]] = [state.as_dict() for state in states]
     router.reload(settings)
+    reloads: int = router.reloads
     deployments: list[dict[str, Any]] = build_model_list(settings)
     masked: str = mask("sk-abcdefgh12345678")
     try:
@@ -37,7 +38,7 @@ def usage() -> None:
         print(error.attempts, error.status_code, error.body)
     except StreamInterruptedError as interrupted:
         print(interrupted.text, interrupted.provider)
-    print(reply, stream, states, rows, deployments, masked, credential_chain(settings), router.litellm_router, tppc)
+    print(reply, stream, states, rows, reloads, deployments, masked, credential_chain(settings), router.litellm_router, tppc)
 
 
 async def async_usage(router: TppcRouter) -> None:

@@ -67,7 +67,7 @@ class TppcRouter:
     # Our own members: reads and writes of any other name reach the wrapped litellm.Router.
     _OWN: ClassVar[frozenset[str]] = frozenset({
         "policy", "clock", "breakers", "stats", "observer", "pipeline", "engine", "affinity",
-        "_owns_breakers", "_extra", "_router_args", "_router_kwargs", "_writes", "_portal", "_state",
+        "_owns_breakers", "_extra", "_router_args", "_router_kwargs", "_writes", "_portal", "_state", "_reloads",
     })
 
     def __init__(
@@ -105,6 +105,7 @@ class TppcRouter:
         self._router_kwargs = dict(router_kwargs)  # litellm.Router's own defaults apply to the caller's groups
         self._writes: dict[str, Any] = {}  # attribute writes, replayed on the router a reload builds
         self._portal = Portal()
+        self._reloads = 0
         self._state = self._build(settings)
 
     @classmethod
@@ -171,6 +172,7 @@ class TppcRouter:
         fresh = [c for c in new.chain
                  if c.provider in before and before[c.provider] != (c.base_url, c.api_key.get_secret_value())]
         self._state = new
+        self._reloads += 1
         self.policy = policy_from_settings(settings)
         self.pipeline.policy = self.policy
         for provider in removed:
@@ -178,6 +180,12 @@ class TppcRouter:
         for cred in fresh:
             self.breakers.reset(cred.provider, cred.models)
         return [c.provider for c in fresh]
+
+    @property
+    def reloads(self) -> int:
+        """How many times :meth:`reload` swapped the deployments (a management write or a hand
+        edit of the config file that was applied; a refused one leaves this unchanged)."""
+        return self._reloads
 
     def state_backend_info(self) -> dict[str, Any]:
         """Where breaker state lives: ``{"backend": "memory"|"redis", "reachable": bool, "url": str | None}``
