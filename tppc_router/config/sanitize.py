@@ -70,7 +70,7 @@ def _sanitize_provider(
     if provider.api_key is not None:
         value, source, missing = resolve_key(provider.api_key.get_secret_value(), env)
         clean.api_key = Secret(value) if value is not None else None
-        clean._key_source = source
+        clean.set_key_source(source)
         if missing is not None and clean.enabled:
             problems.append(
                 f"tppc.providers[{index}].api-key: environment variable {missing} is not set"
@@ -95,7 +95,7 @@ def _sanitize_packycode(block: PackycodeConfig, env: Mapping[str, str], problems
         clean.credentials.openai_api_key = Secret(value) if value is not None else None
         if missing is not None and clean.enabled:
             problems.append(f"packycode.credentials.openai-api-key: environment variable {missing} is not set")
-    clean._key_source = source
+    clean.set_key_source(source)
     return clean
 
 
@@ -130,7 +130,7 @@ def _sanitize_management(section: RemoteManagementSection, env: Mapping[str, str
     if missing is not None:
         problems.append(f"remote-management.secret-key: environment variable {missing} is not set")
     clean = section.model_copy(update={"secret_key": Secret(value) if value else None})
-    clean._key_source = source
+    clean.set_key_source(source)
     problem = management_key_problem(value or "", "remote-management.secret-key")
     if problem is not None:
         problems.append(problem)

@@ -67,7 +67,12 @@ class ProviderConfig(_Section):
 
     @property
     def key_source(self) -> str:
+        """Where the key came from: ``"literal"`` or the reference as written (``os.environ/NAME``)."""
         return self._key_source
+
+    def set_key_source(self, source: str) -> None:
+        """Record where the key came from (sanitize does, when it resolves the key)."""
+        self._key_source = source
 
 
 class TppcSection(_Section):
@@ -102,7 +107,12 @@ class PackycodeConfig(_Section):
 
     @property
     def key_source(self) -> str:
+        """Where the key came from: ``"literal"`` or the reference as written (``os.environ/NAME``)."""
         return self._key_source
+
+    def set_key_source(self, source: str) -> None:
+        """Record where the key came from (sanitize does, when it resolves the key)."""
+        self._key_source = source
 
 
 class HealthCheckSection(_Section):
@@ -178,7 +188,12 @@ class RemoteManagementSection(_Section):
 
     @property
     def key_source(self) -> str:
+        """Where the key came from: ``"literal"`` or the reference as written (``os.environ/NAME``)."""
         return self._key_source
+
+    def set_key_source(self, source: str) -> None:
+        """Record where the key came from (sanitize does, when it resolves the key)."""
+        self._key_source = source
 
 
 class Settings(BaseSettings):
