@@ -1,4 +1,4 @@
-"""The package's shape: no import cycles between its modules."""
+"""The package's shape: no import cycles between its modules, no module over the line limit."""
 
 from __future__ import annotations
 
@@ -78,3 +78,15 @@ def test_cycle_finder_finds_a_cycle() -> None:
 def test_no_import_cycles() -> None:
     """No two modules of tppc_router import each other, directly or round a loop (deferred imports count)."""
     assert cycles(import_graph()) == []
+
+
+MAX_LINES = 400
+# module -> why it may be longer (none today).
+LONG_FOR_A_REASON: dict[str, str] = {}
+
+
+def test_no_module_over_the_line_limit() -> None:
+    """Every module is at most ~400 lines unless LONG_FOR_A_REASON says why."""
+    long = {name: n for name, path in MODULES.items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES and name not in LONG_FOR_A_REASON}
+    assert long == {}
