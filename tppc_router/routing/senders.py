@@ -134,4 +134,4 @@ class HttpxSender:
     def completed(self, event: Mapping[str, Any]) -> SSEEvent:
         data = json.dumps(event, separators=(",", ":"))
         raw = b"event: response.completed\ndata: " + data.encode() + b"\n\n"
-        return SSEEvent(raw, "response.completed", data, event)
+        return SSEEvent(raw, "response.completed", data, event, kind="response.completed")

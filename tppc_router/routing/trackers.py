@@ -53,9 +53,12 @@ class SSEEvent:
     data: str
     parsed: Mapping[str, Any] | None = None
     more: bool = False  # another event arrived in the same read and follows at once
+    kind: str = ""  # the event's type, when the parser already knows it
 
     @property
     def type(self) -> str:
+        if self.kind:
+            return self.kind
         if self.parsed is not None and isinstance(self.parsed.get("type"), str):
             return str(self.parsed["type"])
         return self.event or ""

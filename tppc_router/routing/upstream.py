@@ -72,40 +72,43 @@ class Upstream:
 
 
 async def _events(response: httpx.Response, provider: str) -> AsyncIterator[SSEEvent]:
-    """Split the byte stream into events, keeping each event's raw bytes."""
+    """Split the byte stream into events, keeping each event's raw bytes (its blank line included)."""
     buffer = b""
     try:
         async for chunk in response.aiter_bytes():
-            buffer += chunk
-            ready: list[SSEEvent] = []
-            while True:
-                cut = _boundary(buffer)
-                if cut is None:
-                    break
-                raw, buffer = buffer[: cut[0]], buffer[cut[1]:]
-                event = _parse(raw, provider)
-                if event is not None:
-                    ready.append(event)
-            for index, event in enumerate(ready):  # `more`: the next one is already here (write them together)
-                yield replace(event, more=True) if index < len(ready) - 1 else event
+            buffer = buffer + chunk if buffer else chunk
+            raws: list[bytes] = []
+            start = 0
+            while (end := _boundary(buffer, start)) != -1:
+                raws.append(buffer[start:end])
+                start = end
+            if start:
+                buffer = buffer[start:]
+            last = len(raws) - 1
+            ready = [event for index, raw in enumerate(raws) if (event := _parse(raw, provider, index < last))]
+            if ready and ready[-1].more:  # the event after it was not valid: nothing else follows at once
+                ready[-1] = replace(ready[-1], more=False)
+            for event in ready:  # `more`: the next one is already here (the relay writes them together)
+                yield event
         if buffer.strip():
-            event = _parse(buffer, provider)
+            event = _parse(buffer + b"\n\n", provider)
             if event is not None:
                 yield event
     finally:
         await response.aclose()
 
 
-def _boundary(buffer: bytes) -> tuple[int, int] | None:
-    best: tuple[int, int] | None = None
-    for sep in (b"\n\n", b"\r\n\r\n"):
-        at = buffer.find(sep)
-        if at != -1 and (best is None or at < best[0]):
-            best = (at, at + len(sep))
-    return best
+def _boundary(buffer: bytes, start: int) -> int:
+    """Where the event starting at ``start`` ends (after its blank line), or -1."""
+    at = buffer.find(b"\n\n", start)
+    if b"\r" in buffer:  # CRLF line ends (rare): the first blank line of either kind
+        crlf = buffer.find(b"\r\n\r\n", start)
+        if crlf != -1 and (at == -1 or crlf < at):
+            return crlf + 4
+    return -1 if at == -1 else at + 2
 
 
-def _parse(raw: bytes, provider: str) -> SSEEvent | None:
+def _parse(raw: bytes, provider: str, more: bool = False) -> SSEEvent | None:
     event: str | None = None
     data_lines: list[str] = []
     for line in raw.decode("utf-8", errors="replace").splitlines():
@@ -121,9 +124,10 @@ def _parse(raw: bytes, provider: str) -> SSEEvent | None:
         return None
     data = "\n".join(data_lines)
     if data == "[DONE]":
-        return SSEEvent(raw + b"\n\n", event, data, None)
+        return SSEEvent(raw, event, data, None, more, event or "")
     parsed = parse_sse_data(data)
     if parsed is None:
         logger.warning("skipped an invalid SSE event from %s (%d bytes)", provider, len(raw))
         return None
-    return SSEEvent(raw + b"\n\n", event, data, parsed)
+    kind = parsed.get("type")
+    return SSEEvent(raw, event, data, parsed, more, kind if isinstance(kind, str) else event or "")
