@@ -1,7 +1,7 @@
 """The engine's retry and wait, where they run: real providers (simulators) over real HTTP.
 
 Each test drives :class:`Engine` with the raw sender the gateway uses, so what is
-checked is the one retry implementation there is (tenacity inside the engine), the
+checked is the one retry implementation there is (the loop inside the engine), the
 fault table it applies, and the waits it takes through the injected sleep and clock.
 """
 

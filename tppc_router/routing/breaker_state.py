@@ -127,19 +127,19 @@ def step_allow(data: BreakerData, now: float, *, probe_timeout_s: float) -> tupl
 def step_success(data: BreakerData, now: float) -> BreakerData:
     """A success closes a half-open breaker and resets the failure run. A late
     success while still open (a call that started earlier) only counts."""
-    counted = replace(data, total_successes=data.total_successes + 1)
+    total = data.total_successes + 1  # one replace() per success: this runs on every call
     if effective_state(data, now) is BreakerState.OPEN:
-        return counted
+        return replace(data, total_successes=total)
     if blocked(data, now):  # healthy, so the failure run ends; the rate-limit block stays
-        return replace(counted, consecutive_failures=0)
+        return replace(data, total_successes=total, consecutive_failures=0)
     return replace(
-        counted,
+        data,
+        total_successes=total,
         state=BreakerState.CLOSED,
         consecutive_failures=0,
         opened_until=None,
         probe_lease_until=None,
     )
-
 
 def step_failure(
     data: BreakerData,

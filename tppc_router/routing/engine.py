@@ -2,7 +2,8 @@
 
 It knows nothing of litellm or HTTP. The router and the gateway hand it the
 targets (one per provider for the requested model) and an ``attempt`` function;
-the engine applies the breaker, the same-provider retry (tenacity), the
+the engine applies the breaker, the same-provider retry (a plain loop asking
+:func:`~tppc_router.routing.failover.decide` after each failure), the
 failover rules of :mod:`tppc_router.routing.failover`, and records every attempt.
 """
 
@@ -13,8 +14,6 @@ import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
-
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from tppc_router.routing.breaker import BreakerRegistry
 from tppc_router.clock import Clock, monotonic
@@ -140,60 +139,42 @@ class Engine:
     ) -> T:
         breaker = self.breakers.get(target.provider, target.model)
 
-        def retry_same(state: RetryCallState) -> bool:
-            outcome = state.outcome
-            if outcome is None or not outcome.failed:
-                return False
-            exc = outcome.exception()
-            if not isinstance(exc, AttemptFailed) or not exc.decision.retry_same:
-                return False
-            return self.clock() + exc.decision.delay_s < deadline
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome is not None else None
-            return exc.decision.delay_s if isinstance(exc, AttemptFailed) else 0.0
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(1 + self.policy.same_provider_retries),
-            retry=retry_same,
-            wait=wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
-        async for tenacity_attempt in retrying:
-            with tenacity_attempt:
-                number = tenacity_attempt.retry_state.attempt_number
-                started = self.clock()
-                try:
-                    result = await attempt_fn(TargetAttempt(target, deadline, self.clock))
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if not is_provider_failure(exc):
-                        raise  # our own bug: this request fails, the provider is not charged
-                    failure = classify(exc)
-                    decision = decide(failure, attempt_on_provider=number, policy=self.policy)
-                    attempt = Attempt(
-                        target.provider, target.model, Outcome.of(failure.kind), failure.status, failure.message,
-                        self.clock() - started,
-                    )
-                    attempts.append(attempt)
-                    self.observer.on_attempt(attempt)
-                    apply_decision(breaker, decision)
-                    if failure.kind is FailureKind.AUTH:
-                        logger.warning(
-                            "provider %s rejected its credential (%s, key %s): not used for %.0f s",
-                            target.provider, failure.status, target.api_key.masked,
-                            decision.cooldown_s or self.policy.auth_cooldown_s,
-                        )
-                    raise AttemptFailed(exc, failure, decision) from exc
-                if record_success:
-                    breaker.record_success()
-                attempt = Attempt(target.provider, target.model, Outcome.OK, None, "", self.clock() - started)
+        number = 0
+        while True:  # the same-provider retry: as many tries as decide() allows, within the budget
+            number += 1
+            started = self.clock()
+            try:
+                result = await attempt_fn(TargetAttempt(target, deadline, self.clock))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_provider_failure(exc):
+                    raise  # our own bug: this request fails, the provider is not charged
+                failure = classify(exc)
+                decision = decide(failure, attempt_on_provider=number, policy=self.policy)
+                attempt = Attempt(
+                    target.provider, target.model, Outcome.of(failure.kind), failure.status, failure.message,
+                    self.clock() - started,
+                )
                 attempts.append(attempt)
                 self.observer.on_attempt(attempt)
-                return result
-        raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
+                apply_decision(breaker, decision)
+                if failure.kind is FailureKind.AUTH:
+                    logger.warning(
+                        "provider %s rejected its credential (%s, key %s): not used for %.0f s",
+                        target.provider, failure.status, target.api_key.masked,
+                        decision.cooldown_s or self.policy.auth_cooldown_s,
+                    )
+                if decision.retry_same and self.clock() + decision.delay_s < deadline:
+                    await self._sleep(decision.delay_s)
+                    continue
+                raise AttemptFailed(exc, failure, decision) from exc
+            if record_success:
+                breaker.record_success()
+            attempt = Attempt(target.provider, target.model, Outcome.OK, None, "", self.clock() - started)
+            attempts.append(attempt)
+            self.observer.on_attempt(attempt)
+            return result
 
     # -- the whole request ----------------------------------------------------------
 

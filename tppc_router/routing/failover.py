@@ -4,7 +4,7 @@
 :class:`~tppc_router.errors.ProviderError`, ``TimeoutError``) into a
 :class:`Failure`. :func:`decide` applies the fault table to it under a
 :class:`RouterPolicy`; :func:`apply_decision` feeds the result to a breaker. The engine
-(:mod:`tppc_router.routing.engine`) runs the quick same-provider retry with tenacity,
+(:mod:`tppc_router.routing.engine`) runs the quick same-provider retry (a plain loop),
 asking :func:`decide` after each failure.
 
 Exceptions are matched by duck typing (class names along the MRO, ``status_code``,
