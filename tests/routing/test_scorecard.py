@@ -145,6 +145,9 @@ def gateway_outcome(scenario: Scenario, settings: Settings) -> str:
         types = _sse_types(reply.text)
         if "response.failed" in types:
             return "interrupted"
+        if not provider:  # headers went out before the first content (keep-alive): named in the stream
+            named = [line.split(" ", 2)[2] for line in reply.text.splitlines() if line.startswith(": tppc-provider ")]
+            provider = named[0] if named else ""
         return provider if types and types[-1] == "response.completed" else "incomplete"
 
 
