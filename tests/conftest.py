@@ -36,3 +36,22 @@ def write_config(tmp_path: Path) -> WriteConfig:
         return path
 
     return write
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--litellm-proxy", action="store_true", default=False,
+                     help="run the tests marked litellm_proxy (they need .venv-proxy: litellm[proxy] 1.106.2)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "litellm_proxy: needs a real LiteLLM proxy (.venv-proxy, --litellm-proxy)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --litellm-proxy the LiteLLM proxy tests are skipped: scripts/test.sh runs them in .venv-proxy."""
+    if config.getoption("--litellm-proxy"):
+        return
+    skip = pytest.mark.skip(reason="runs in .venv-proxy: scripts/test.sh (pytest --litellm-proxy)")
+    for item in items:
+        if "litellm_proxy" in item.keywords:
+            item.add_marker(skip)
