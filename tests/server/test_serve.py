@@ -179,3 +179,62 @@ def test_serve_no_tppc_starts_when_the_tppc_section_is_broken(tmp_path: Path, pr
     assert any("tppc.providers[1].base-url" in w for w in warnings), warnings
     assert primary.requests == []
     assert_no_canary("".join(log), where="serve's log")
+
+
+FILE_LOGGER = '''
+import json
+from litellm.integrations.custom_logger import CustomLogger
+
+class FileLogger(CustomLogger):
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        payload = kwargs["standard_logging_object"]
+        with open(__file__ + ".events", "a") as out:
+            out.write(json.dumps({"group": payload["model_group"], "tokens": payload["total_tokens"]}) + "\\n")
+
+file_logger = FileLogger()
+'''
+
+
+def test_serve_applies_litellm_settings_callbacks(tmp_path: Path, primary: ProviderSimulator) -> None:
+    """A CustomLogger named in litellm-settings.callbacks (module next to the config) sees exactly one success
+    event, with model_group and usage, per gateway /v1/responses call."""
+    (tmp_path / "tppc_serve_file_logger.py").write_text(FILE_LOGGER, encoding="utf-8")
+    events = tmp_path / "tppc_serve_file_logger.py.events"
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({
+        "tppc": {"providers": [{"name": "primary", "base-url": primary.url, "api-key": CANARY_PRIMARY}]},
+        "litellm-settings": {"callbacks": ["tppc_serve_file_logger.file_logger"]},
+    }), encoding="utf-8")
+    port = free_port()
+    command = [sys.executable, "-c", "from tppc_router.cli import main; main()", "serve", "-c", str(config),
+               "--port", str(port)]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    seen: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stderr, seen), daemon=True).start()
+    log: list[str] = []
+    try:
+        while not any("Application startup complete" in line for line in log):
+            log.append(seen.get(timeout=60))
+        for _ in range(2):
+            response = httpx.post(f"http://127.0.0.1:{port}/v1/responses", json={"model": "gpt-5", "input": "hi"},
+                                  timeout=30)
+            assert response.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=20)  # shutdown drains the events still being dispatched
+    while not seen.empty():
+        log.append(seen.get())
+    assert any("litellm-settings: callbacks: tppc_serve_file_logger.file_logger" in line for line in log)
+    lines = [json.loads(line) for line in events.read_text(encoding="utf-8").splitlines()]
+    assert [line["group"] for line in lines] == ["gpt-5", "gpt-5"]
+    assert all(line["tokens"] > 0 for line in lines)
+
+
+def test_serve_refuses_a_litellm_callback_it_cannot_import(tmp_path: Path) -> None:
+    """serve exits 2 naming the litellm-settings entry that cannot be imported."""
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"litellm-settings": {"callbacks": ["no_such_module_q.logger"]}}), encoding="utf-8")
+    result = _run_serve(config, "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "litellm-settings.callbacks[0]: cannot import 'no_such_module_q.logger'" in result.stderr

@@ -19,6 +19,7 @@ from tppc_router.config.sanitize import management_key_problem
 from tppc_router.config.schema import Settings
 from tppc_router.config.deployments import credential_chain
 from tppc_router.config.warnings import config_warnings
+from tppc_router.config.litellm_settings import apply_litellm_settings
 from tppc_router.errors import ConfigError
 from tppc_router.config.loader import load_settings, parse_yaml, settings_from_data
 from tppc_router.ops.logs import attach, configure_logging, log_credentials
@@ -146,6 +147,13 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     if short is not None:
         click.echo(f"error: {short}", err=True)
         sys.exit(CONFIG_ERROR_EXIT)
+    try:  # LiteLLM callbacks and options: imported and applied once, here (never on a live reload)
+        applied = apply_litellm_settings(settings.litellm_settings, base=path.parent if path else None)
+    except ConfigError as exc:
+        click.echo(f"error: invalid config ({path}):", err=True)
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(CONFIG_ERROR_EXIT)
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     sock = bind(host, port)  # before anything else starts: a port in use is a clear exit 2
@@ -159,6 +167,8 @@ def serve(config: Path | None, host: str | None, port: int | None, tppc: bool | 
     log_credentials(runtime.settings)
     for line in startup_lines(runtime.settings, host, port):
         logger.info(line)
+    for line in applied:
+        logger.info("litellm-settings: %s", line)
     attach(runtime.router, log_now=False)  # breaker changes are logged from now on
     server = uvicorn.Server(uvicorn_config(app, runtime.settings, host=host, port=port, log_level=log_level))
     logger.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from tppc_router.config.litellm_settings import reference_problems
 from tppc_router.config.schema import (
     PackycodeConfig,
     ProviderConfig,
@@ -218,4 +219,5 @@ def validate(settings: Settings, problems: list[str] | None = None) -> list[str]
     _validate_providers(settings, found)
     if settings.router.state.backend == "redis" and not settings.router.state.url.startswith(("redis://", "rediss://", "unix://")):
         found.append("router.state.url: must be a redis:// or rediss:// URL")
+    found.extend(reference_problems(settings.litellm_settings))
     return found

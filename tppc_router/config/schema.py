@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_REASONING_EFFORT",
     "HealthCheckSection",
+    "LitellmSettingsSection",
     "LimitsSection",
     "PackycodeConfig",
     "ProviderConfig",
@@ -196,6 +197,17 @@ class RemoteManagementSection(_Section):
         self._key_source = source
 
 
+class LitellmSettingsSection(_Section):
+    """The LiteLLM proxy's ``litellm_settings`` keys that ``serve`` applies to litellm at start-up
+    (never on a live reload). A reference ``module.attribute`` is imported from the config file's
+    directory first, as the proxy does; a plain name (``langfuse``) is a LiteLLM integration."""
+
+    callbacks: list[str] = Field(default_factory=list)
+    success_callback: list[str] = Field(default_factory=list)
+    failure_callback: list[str] = Field(default_factory=list)
+    drop_params: bool | None = None
+
+
 class Settings(BaseSettings):
     """The whole config. Sources, highest first: init args > ``TPPC_*`` env > YAML > defaults.
 
@@ -216,6 +228,7 @@ class Settings(BaseSettings):
     router: RouterSection = Field(default_factory=RouterSection)
     server: ServerSection = Field(default_factory=ServerSection)
     remote_management: RemoteManagementSection = Field(default_factory=RemoteManagementSection)
+    litellm_settings: LitellmSettingsSection = Field(default_factory=LitellmSettingsSection)
 
     @classmethod
     def settings_customise_sources(
