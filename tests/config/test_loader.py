@@ -32,7 +32,9 @@ def _problems(text: str) -> list[str]:
 def test_unknown_top_level_key_is_named() -> None:
     """An unknown section is named, with the sections that exist."""
     problems = _problems(PROVIDER + "proxy:\n  port: 1\n")
-    assert problems == ["proxy: unknown key (expected one of: tppc, packycode, router, server, remote-management)"]
+    assert problems == [
+        "proxy: unknown key (expected one of: tppc, packycode, router, server, remote-management, litellm-settings)"
+    ]
 
 
 def test_unknown_nested_key_suggests_the_right_one() -> None:
