@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tppc_router.routing.breaker import BreakerData, BreakerState, effective_state
 from tppc_router.errors import ConfigError
-from tppc_router.state import BreakerKey, MemoryStore, Outcome, RedisStore
+from tppc_router.state import BreakerKey, MemoryStore, StoreResult, RedisStore
 from tppc_router.state.redis_store import INSTALL_HINT
 
 from .conftest import RedisServer
@@ -42,7 +42,7 @@ ops = st.builds(
 )
 
 
-def apply(store: MemoryStore | RedisStore, op: Op, now: float, threshold: int, probe_timeout: float) -> Outcome:
+def apply(store: MemoryStore | RedisStore, op: Op, now: float, threshold: int, probe_timeout: float) -> StoreResult:
     if op.name == "allow":
         return store.allow(KEY, now, probe_timeout_s=probe_timeout)
     if op.name == "success":

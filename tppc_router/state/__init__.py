@@ -12,18 +12,18 @@ from tppc_router.state.fallback import FallbackStore
 from tppc_router.state.memory import MemoryStore
 from tppc_router.state.redis_store import RedisStore
 from tppc_router.state.shared_breaker import SharedBreakerRegistry, SharedCircuitBreaker
-from tppc_router.state.store import BreakerKey, BreakerStore, Outcome, StateUnavailableError
+from tppc_router.state.store import BreakerKey, BreakerStore, StoreResult, StateUnavailableError
 
 __all__ = [
     "BreakerKey",
     "BreakerStore",
     "FallbackStore",
     "MemoryStore",
-    "Outcome",
     "RedisStore",
     "SharedBreakerRegistry",
     "SharedCircuitBreaker",
     "StateUnavailableError",
+    "StoreResult",
     "backend_info",
     "close_registry",
     "registry_from_settings",

@@ -26,7 +26,7 @@ from tppc_router.clock import Clock
 from tppc_router.masking import get_logger, mask_text
 
 from tppc_router.state.memory import MemoryStore
-from tppc_router.state.store import BreakerKey, BreakerStore, Outcome
+from tppc_router.state.store import BreakerKey, BreakerStore, StoreResult
 
 __all__ = ["FallbackStore", "RemoteStore"]
 
@@ -75,15 +75,15 @@ class FallbackStore:
 
     # -- the store operations ---------------------------------------------------------
 
-    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> Outcome:
+    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> StoreResult:
         return self._call(key, lambda store: store.allow(key, now, probe_timeout_s=probe_timeout_s))
 
-    def success(self, key: BreakerKey, now: float) -> Outcome:
+    def success(self, key: BreakerKey, now: float) -> StoreResult:
         return self._call(key, lambda store: store.success(key, now))
 
     def failure(
         self, key: BreakerKey, now: float, *, failure_threshold: int, cooldown_s: float, open_now: bool
-    ) -> Outcome:
+    ) -> StoreResult:
         return self._call(
             key,
             lambda store: store.failure(
@@ -91,16 +91,16 @@ class FallbackStore:
             ),
         )
 
-    def block(self, key: BreakerKey, now: float, deadline: float) -> Outcome:
+    def block(self, key: BreakerKey, now: float, deadline: float) -> StoreResult:
         return self._call(key, lambda store: store.block(key, now, deadline))
 
-    def load(self, key: BreakerKey, now: float) -> Outcome:
+    def load(self, key: BreakerKey, now: float) -> StoreResult:
         return self._call(key, lambda store: store.load(key, now))
 
-    def reset(self, key: BreakerKey, now: float) -> Outcome:
+    def reset(self, key: BreakerKey, now: float) -> StoreResult:
         return self._call(key, lambda store: store.reset(key, now))
 
-    def _call(self, key: BreakerKey, op: Callable[[BreakerStore], Outcome]) -> Outcome:
+    def _call(self, key: BreakerKey, op: Callable[[BreakerStore], StoreResult]) -> StoreResult:
         if self._reachable:
             try:
                 outcome = op(self.remote)

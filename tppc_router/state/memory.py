@@ -19,7 +19,7 @@ from tppc_router.routing.breaker import (
     step_success,
 )
 
-from tppc_router.state.store import BreakerKey, Outcome
+from tppc_router.state.store import BreakerKey, StoreResult
 
 __all__ = ["MemoryStore"]
 
@@ -31,28 +31,28 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._data: dict[BreakerKey, BreakerData] = {}
 
-    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> Outcome:
+    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> StoreResult:
         return self._step(key, now, lambda data: step_allow(data, now, probe_timeout_s=probe_timeout_s))
 
-    def success(self, key: BreakerKey, now: float) -> Outcome:
+    def success(self, key: BreakerKey, now: float) -> StoreResult:
         return self._step(key, now, lambda data: (step_success(data, now), False))
 
     def failure(
         self, key: BreakerKey, now: float, *, failure_threshold: int, cooldown_s: float, open_now: bool
-    ) -> Outcome:
+    ) -> StoreResult:
         def step(data: BreakerData) -> tuple[BreakerData, bool]:
             new = step_failure(data, now, failure_threshold=failure_threshold, cooldown_s=cooldown_s, open_now=open_now)
             return new, False
 
         return self._step(key, now, step)
 
-    def block(self, key: BreakerKey, now: float, deadline: float) -> Outcome:
+    def block(self, key: BreakerKey, now: float, deadline: float) -> StoreResult:
         return self._step(key, now, lambda data: (step_block(data, now, deadline), False))
 
-    def load(self, key: BreakerKey, now: float) -> Outcome:
+    def load(self, key: BreakerKey, now: float) -> StoreResult:
         return self._step(key, now, lambda data: (data, False))
 
-    def reset(self, key: BreakerKey, now: float) -> Outcome:
+    def reset(self, key: BreakerKey, now: float) -> StoreResult:
         return self._step(key, now, lambda data: (step_reset(data, now), False))
 
     def put(self, key: BreakerKey, data: BreakerData) -> None:
@@ -65,9 +65,9 @@ class MemoryStore:
         with self._lock:
             return sorted(self._data.items())
 
-    def _step(self, key: BreakerKey, now: float, step: Callable[[BreakerData], tuple[BreakerData, bool]]) -> Outcome:
+    def _step(self, key: BreakerKey, now: float, step: Callable[[BreakerData], tuple[BreakerData, bool]]) -> StoreResult:
         with self._lock:
             data = self._data.get(key, BreakerData())
             new, allowed = step(data)
             self._data[key] = new
-            return Outcome(effective_state(data, now), new, allowed)
+            return StoreResult(effective_state(data, now), new, allowed)

@@ -31,7 +31,7 @@ from tppc_router.routing.breaker import BreakerData, BreakerState
 from tppc_router.errors import ConfigError
 from tppc_router.masking import mask_redis_url, mask_text
 
-from tppc_router.state.store import BreakerKey, Outcome, StateUnavailableError
+from tppc_router.state.store import BreakerKey, StoreResult, StateUnavailableError
 
 __all__ = ["INSTALL_HINT", "RedisStore", "import_redis"]
 
@@ -210,24 +210,24 @@ class RedisStore:
 
     # -- the store operations ---------------------------------------------------------
 
-    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> Outcome:
+    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> StoreResult:
         return self._run(key, "allow", now, _num(probe_timeout_s))
 
-    def success(self, key: BreakerKey, now: float) -> Outcome:
+    def success(self, key: BreakerKey, now: float) -> StoreResult:
         return self._run(key, "success", now)
 
     def failure(
         self, key: BreakerKey, now: float, *, failure_threshold: int, cooldown_s: float, open_now: bool
-    ) -> Outcome:
+    ) -> StoreResult:
         return self._run(key, "failure", now, str(int(failure_threshold)), _num(cooldown_s), "1" if open_now else "0")
 
-    def block(self, key: BreakerKey, now: float, deadline: float) -> Outcome:
+    def block(self, key: BreakerKey, now: float, deadline: float) -> StoreResult:
         return self._run(key, "block", now, _num(deadline))
 
-    def load(self, key: BreakerKey, now: float) -> Outcome:
+    def load(self, key: BreakerKey, now: float) -> StoreResult:
         return self._run(key, "load", now)
 
-    def reset(self, key: BreakerKey, now: float) -> Outcome:
+    def reset(self, key: BreakerKey, now: float) -> StoreResult:
         return self._run(key, "reset", now)
 
     # -- connection -------------------------------------------------------------------
@@ -253,7 +253,7 @@ class RedisStore:
         except Exception:  # noqa: BLE001, S110
             pass
 
-    def _run(self, key: BreakerKey, op: str, now: float, *args: str) -> Outcome:
+    def _run(self, key: BreakerKey, op: str, now: float, *args: str) -> StoreResult:
         try:
             reply = self._script(
                 keys=[self.breaker_key(key), self.probe_key(key)], args=[op, _num(now), self.instance_id, *args]
@@ -281,7 +281,7 @@ def _int(value: Any) -> int:
     return int(float(_text(value)))
 
 
-def _parse(reply: Any) -> Outcome:
+def _parse(reply: Any) -> StoreResult:
     before, allowed, state, failures, opened_until, lease, successes, total_failures, opened = reply
     data = BreakerData(
         state=BreakerState(_text(state)),
@@ -292,7 +292,7 @@ def _parse(reply: Any) -> Outcome:
         total_failures=_int(total_failures),
         opened_count=_int(opened),
     )
-    return Outcome(BreakerState(_text(before)), data, bool(int(allowed)))
+    return StoreResult(BreakerState(_text(before)), data, bool(int(allowed)))
 
 
 def _unavailable(exc: BaseException) -> StateUnavailableError:

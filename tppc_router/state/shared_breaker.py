@@ -33,7 +33,7 @@ from tppc_router.routing.breaker import (
 from tppc_router.clock import Clock, monotonic
 
 from tppc_router.state.fallback import FallbackStore
-from tppc_router.state.store import BreakerKey, BreakerStore, Outcome
+from tppc_router.state.store import BreakerKey, BreakerStore, StoreResult
 
 __all__ = ["SharedBreakerRegistry", "SharedCircuitBreaker"]
 
@@ -115,7 +115,7 @@ class SharedCircuitBreaker(CircuitBreaker):
         with self._lock:
             return BreakerSnapshot.of(self.provider, self.model, self._data, self.wall())
 
-    def _run(self, op: Callable[[float], Outcome]) -> Outcome:
+    def _run(self, op: Callable[[float], StoreResult]) -> StoreResult:
         with self._lock:
             now = self.wall()
             outcome = op(now)

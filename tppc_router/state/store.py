@@ -14,7 +14,7 @@ from typing import NamedTuple, Protocol
 from tppc_router.routing.breaker import BreakerData, BreakerState
 from tppc_router.errors import TppcRouterError
 
-__all__ = ["BreakerKey", "BreakerStore", "Outcome", "StateUnavailableError"]
+__all__ = ["BreakerKey", "BreakerStore", "StateUnavailableError", "StoreResult"]
 
 
 class BreakerKey(NamedTuple):
@@ -25,7 +25,7 @@ class BreakerKey(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class StoreResult:
     """The result of one store operation.
 
     ``before`` is the effective state just before the operation (as the store saw
@@ -43,19 +43,19 @@ class BreakerStore(Protocol):
     """Atomic read-modify-write of breaker data, with the semantics of the pure
     ``step_*`` functions of :mod:`tppc_router.routing.breaker`."""
 
-    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> Outcome: ...
+    def allow(self, key: BreakerKey, now: float, *, probe_timeout_s: float) -> StoreResult: ...
 
-    def success(self, key: BreakerKey, now: float) -> Outcome: ...
+    def success(self, key: BreakerKey, now: float) -> StoreResult: ...
 
     def failure(
         self, key: BreakerKey, now: float, *, failure_threshold: int, cooldown_s: float, open_now: bool
-    ) -> Outcome: ...
+    ) -> StoreResult: ...
 
-    def block(self, key: BreakerKey, now: float, deadline: float) -> Outcome: ...
+    def block(self, key: BreakerKey, now: float, deadline: float) -> StoreResult: ...
 
-    def load(self, key: BreakerKey, now: float) -> Outcome: ...
+    def load(self, key: BreakerKey, now: float) -> StoreResult: ...
 
-    def reset(self, key: BreakerKey, now: float) -> Outcome: ...
+    def reset(self, key: BreakerKey, now: float) -> StoreResult: ...
 
 
 class StateUnavailableError(TppcRouterError):
