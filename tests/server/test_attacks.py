@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from canary_guard import canary_asgi
 from gateway_live import CANARY_BACKUP, CANARY_PRIMARY, gateway_settings
 
 from tppc_router.config import Settings
+from tppc_router.config.loader import load_settings
 from tppc_router.server import create_app
 from tppc_router.server.serving import uvicorn_config
 from tppc_router.sim import ProviderSimulator
@@ -33,8 +35,8 @@ CHAT: dict[str, Any] = {"model": "gpt-5", "messages": [{"role": "user", "content
 class Served:
     """A gateway served with ``serve``'s uvicorn config in a thread."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
+    def __init__(self, settings: Settings, config_path: Path | None = None) -> None:
+        self.app = create_app(settings, config_path=config_path)
         config = uvicorn_config(canary_asgi(self.app), settings, host="127.0.0.1", port=0, log_level="warning",
                                 lifespan="on")
         self.server = uvicorn.Server(config)
@@ -316,3 +318,113 @@ def test_short_management_keys_are_refused_at_start(tmp_path: Any) -> None:
     refused = subprocess.run(command, env=env_short, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "TPPC_MANAGEMENT_KEY: a management key must have at least 16 characters" in refused.stderr
+
+
+@contextmanager
+def from_file(path: Path, text: str) -> Iterator[tuple[Served, httpx.Client]]:
+    path.write_text(text, encoding="utf-8")
+    with Served(load_settings(path), config_path=path) as served, \
+            httpx.Client(base_url=served.url, timeout=10, headers={"x-management-key": MGMT_KEY}) as client:
+        yield served, client
+
+
+def _file_config(sims: dict[str, ProviderSimulator], extra: str = "") -> str:
+    return (
+        "tppc:\n  models: [gpt-5]\n  providers:\n"
+        f"    - {{name: primary, base-url: \"{sims['primary'].url}\", api-key: os.environ/PRIMARY_KEY}}\n"
+        f"    - {{name: backup, base-url: \"{sims['backup'].url}\", api-key: os.environ/BACKUP_KEY}}\n"
+        "remote-management:\n  secret-key: os.environ/MGMT_FROM_ENV\n  allowed-env: [EXTRA_OK]\n" + extra
+    )
+
+
+@pytest.fixture
+def file_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRIMARY_KEY", CANARY_PRIMARY)
+    monkeypatch.setenv("BACKUP_KEY", CANARY_BACKUP)
+    monkeypatch.setenv("MGMT_FROM_ENV", MGMT_KEY)
+    monkeypatch.setenv("EXTRA_OK", "sk-extra-allowed-0123456789")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-never-to-leak-0123456789")
+    monkeypatch.setenv("TPPC_MANAGEMENT_KEY", "")
+    monkeypatch.delenv("TPPC_MANAGEMENT_KEY")
+
+
+@pytest.mark.usefixtures("file_env")
+def test_secret_key_reference_is_resolved_and_kept(sims: dict[str, ProviderSimulator], tmp_path: Path) -> None:
+    """``secret-key: os.environ/NAME`` is the variable's value (the reference itself is no key) and the file
+    keeps the reference, never its hash."""
+    path = tmp_path / "config.yaml"
+    with from_file(path, _file_config(sims)) as (_, client):
+        assert client.get(MGMT).status_code == 200
+        assert client.get(MGMT, headers={"x-management-key": "os.environ/MGMT_FROM_ENV"}).status_code == 401
+    assert "secret-key: os.environ/MGMT_FROM_ENV" in path.read_text()
+
+
+@pytest.mark.usefixtures("file_env")
+def test_management_writes_reference_only_allowed_env(sims: dict[str, ProviderSimulator], tmp_path: Path) -> None:
+    """A management write may reference the variables the file referenced at start-up and allowed-env, never
+    another variable of the server (its value would go to a base-url of the client's choosing) nor ours."""
+    path = tmp_path / "config.yaml"
+    with ProviderSimulator("attacker") as attacker, from_file(path, _file_config(sims)) as (_, client):
+        before = path.read_text()
+        for variable in ("AWS_SECRET_ACCESS_KEY", "TPPC_MANAGEMENT_KEY", "MGMT_FROM_ENV", "HOME"):
+            body = {"name": "evil", "base-url": attacker.url, "api-key": f"os.environ/{variable}"}
+            response = client.post(MGMT, json=body)
+            assert response.status_code == 422, (variable, response.text)
+            assert f"os.environ/{variable} is not a variable" in json.dumps(response.json())
+        assert path.read_text() == before
+        assert "evil" not in json.dumps(client.get(MGMT).json())
+        for i, variable in enumerate(("EXTRA_OK", "PRIMARY_KEY")):
+            body = {"name": f"ok{i}", "base-url": attacker.url, "api-key": f"os.environ/{variable}"}
+            assert client.post(MGMT, json=body).status_code == 201, variable
+        assert attacker.requests == []
+
+
+@pytest.mark.usefixtures("file_env")
+def test_management_write_limits(sims: dict[str, ProviderSimulator], tmp_path: Path) -> None:
+    """Too many providers, an over-long field or an over-size body are refused (422/413) and change nothing."""
+    extra = "server:\n  limits: {max-providers: 3, max-field-length: 100, management-max-body-bytes: 4096}\n"
+    path = tmp_path / "config.yaml"
+    with from_file(path, _file_config(sims, extra)) as (_, client):
+        before = path.read_text()
+        many = [{"name": f"p{i}", "base-url": "https://p.invalid/v1", "api-key": f"sk-p-{i:04d}-abcdefgh"}
+                for i in range(4)]
+        assert client.put(MGMT, json={"providers": many}).status_code == 422
+        long_url = {"name": "long", "base-url": "https://p.invalid/" + "a" * 200, "api-key": "sk-long-abcdefgh"}
+        assert client.post(MGMT, json=long_url).status_code == 422
+        big = {"name": "big", "base-url": "https://p.invalid/v1", "api-key": "sk-big-abcdefgh", "pad": "x" * 8000}
+        assert client.post(MGMT, json=big).status_code == 413
+        assert path.read_text() == before
+
+
+@pytest.mark.usefixtures("file_env")
+def test_read_only_config_is_not_replaced(sims: dict[str, ProviderSimulator], tmp_path: Path) -> None:
+    """A 0444 config file is not replaced by a management write: 409 naming the mode, file and router unchanged."""
+    path = tmp_path / "config.yaml"
+    with from_file(path, _file_config(sims)) as (_, client):
+        before = path.read_text()
+        path.chmod(0o444)
+        try:
+            response = client.patch(MGMT, json={"name": "backup", "value": {"enabled": False}})
+            assert response.status_code == 409
+            assert "read-only (mode 0444)" in response.json()["error"]["message"]
+            assert path.read_text() == before
+            states = {p["name"]: p["enabled"] for p in client.get(MGMT).json()["tppc"]["providers"]}
+            assert states == {"primary": True, "backup": True}
+        finally:
+            path.chmod(0o644)
+
+
+@pytest.mark.usefixtures("file_env")
+def test_control_characters_in_names_never_reach_the_log(sims: dict[str, ProviderSimulator], tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """A provider name with a newline, ESC or NUL is refused (422); no raw control character reaches a log line."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="tppc_router")
+    path = tmp_path / "config.yaml"
+    with from_file(path, _file_config(sims)) as (_, client):
+        for name in ("x\nmanagement PUT from 10.0.0.1: ok", "x\x1b[2Jy", "x\x00y"):
+            body = {"name": name, "base-url": "https://p.invalid/v1", "api-key": "sk-name-abcdefgh"}
+            assert client.post(MGMT, json=body).status_code == 422
+    for record in caplog.records:
+        assert not any(c in record.getMessage() for c in "\n\x1b\x00"), record.getMessage()

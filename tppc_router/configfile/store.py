@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 from tppc_router.configfile.atomic import atomic_write_text
 from tppc_router.config.schema import Settings
 from tppc_router.configfile.document import document_from_settings, dump_document, parse_document
-from tppc_router.errors import ConfigConflictError, ConfigError
+from tppc_router.errors import ConfigConflictError, ConfigError, ConfigFileError
 from tppc_router.config.loader import load_settings
 
 __all__ = [
@@ -142,10 +143,25 @@ class ConfigStore:
             if self.path is None:
                 self._memory = text
             else:
+                _refuse_read_only(self.path)
                 atomic_write_text(self.path, text)
             self.known_hash = text_hash(text)
             if document is not None:
                 self._cached = (text, document)
+
+
+def _refuse_read_only(path: Path) -> None:
+    """A file nobody may write (no ``w`` bit, e.g. 0444) is the operator saying "do not change
+    this": the rename that replaces it atomically would ignore that, so refuse instead."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not mode & 0o222:
+        raise ConfigFileError(
+            summary=f"{path} is read-only (mode {stat.S_IMODE(mode):04o}); the change was not written "
+            "(make the file writable to change it through the API)", source=str(path),
+        )
 
 
 class _RuntimeLike(Protocol):

@@ -14,6 +14,7 @@ secret at startup and runs the config file watcher (:mod:`tppc_router.configfile
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from tppc_router.configfile.edits import add_provider, patch_provider, remove_pr
 from tppc_router.configfile.watcher import POLL_INTERVAL, start_watcher, stop_watcher
 from tppc_router.server.mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
 from tppc_router.server.config_errors import management_error, map_config_errors
+from tppc_router.server.envpolicy import allowed_env, env_guard, write_problems
 from tppc_router.server.runtime import Runtime
 
 __all__ = ["WriteEvent", "record_write", "router", "tppc_view"]
@@ -81,6 +83,8 @@ def _scrubbed(value: Any) -> Any:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Hash a plaintext management secret, then watch the config file until shutdown."""
     runtime: Runtime = app.state.runtime
+    if runtime.startup_settings is None:  # its env references are the ones management writes may use
+        runtime.startup_settings = runtime.file_settings
     await run_in_threadpool(hash_secret_on_load, runtime)
     interval = POLL_INTERVAL if runtime.watch_interval is None else runtime.watch_interval
     task = start_watcher(runtime, interval=interval) if interval > 0 else None
@@ -259,6 +263,11 @@ async def _commit(runtime: Runtime, store: ConfigStore, mutator: Mutator) -> tup
 
     Returns the changed paths and the providers that start with fresh breakers."""
     async with runtime.write_lock:
+        current = runtime.file_settings or runtime.settings
+        if runtime.startup_settings is None:
+            runtime.startup_settings = current
+        startup = runtime.startup_settings
+        mutator = env_guard(mutator, allowed_env(startup, current))
         try:
             proposal = await run_in_threadpool(store.propose, mutator)
         except ConfigError as exc:
@@ -267,13 +276,16 @@ async def _commit(runtime: Runtime, store: ConfigStore, mutator: Mutator) -> tup
             raise ManagementError(f"cannot read {store.source}: {exc.strerror}", status_code=409) from None
         if proposal.unchanged or proposal.settings is None:
             return (), []
+        refused = write_problems(proposal.settings)
+        if refused:
+            raise ManagementError("the change was not applied", status_code=422, problems=refused)
         try:
             await run_in_threadpool(store.commit, proposal.new_text, expected=proposal.old_text,
                                     document=proposal.document)
         except OSError as exc:
             raise ManagementError(f"cannot write {store.source}: {exc.strerror}", status_code=500) from None
-        try:
-            fresh = runtime.apply(proposal.settings)
+        try:  # building the router (litellm) takes a while: off the event loop
+            fresh = await asyncio.to_thread(runtime.apply, proposal.settings)
         except Exception as exc:  # noqa: BLE001 - roll the file back, whatever the router raised
             await run_in_threadpool(store.commit, proposal.old_text)
             logger.error("management write rolled back: the router refused the new config (%s)", type(exc).__name__)
@@ -322,8 +334,12 @@ async def put_tppc(request: Request, caller: CallerDep) -> JSONResponse:
     """Replace the provider list (and ``models`` when given)."""
     env = os.environ
 
+    limit = runtime_of(request).settings.server.limits.max_providers
+
     def prepare(body: Any) -> Mutator:
         providers, set_models, models = _put_parts(body)
+        if len(providers) > limit:  # refused before any work on them
+            raise _invalid(f"providers: {len(providers)} providers, more than server.limits.max-providers ({limit})")
         return lambda doc: replace_providers(doc, providers, env, models=models, set_models=set_models)
 
     return await _write(request, caller, prepare)

@@ -65,6 +65,8 @@ class Runtime:
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # The settings as loaded from the file (before the --tppc override).
     file_settings: Settings | None = None
+    # The file's settings when the server started: the env references management writes may use.
+    startup_settings: Settings | None = None
     # When the app started (unix seconds): /v1/models "created", /status uptime.
     started_at: int = field(default_factory=lambda: int(time.time()))
     # Prometheus metrics of this app (ensure_metrics creates them).
