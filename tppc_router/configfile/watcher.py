@@ -6,6 +6,10 @@ content. New content is validated like a management PUT and, under
 ``Runtime.write_lock``, applied with :meth:`Runtime.apply`. An invalid edit is
 refused with one log line per problem and the previous config keeps serving.
 Content the management API wrote itself (``ConfigStore.known_hash``) is skipped.
+A changed file must hold still for ``settle`` seconds (debounce) before it is judged,
+and an empty file, or one that drops every provider without saying ``providers: []``,
+is refused (a half-saved file never takes every provider away). The router is
+rebuilt in a worker thread, off the event loop.
 Outcomes are counted in ``runtime.config_reloads``: ``applied``,
 ``rejected``, ``unchanged`` (the text changed but not what it means).
 """
@@ -19,25 +23,30 @@ import os
 from starlette.concurrency import run_in_threadpool
 
 from tppc_router.configfile.store import ConfigStore, store_for, text_hash
+from tppc_router.config.loader import parse_yaml
+from tppc_router.config.schema import Settings
 from tppc_router.errors import ConfigError
 from tppc_router.server.mgmt_auth import hash_secret_on_load
 from tppc_router.server.runtime import Runtime
 from tppc_router.masking import get_logger
 
-__all__ = ["POLL_INTERVAL", "ConfigWatcher", "start_watcher", "stop_watcher"]
+__all__ = ["POLL_INTERVAL", "SETTLE", "ConfigWatcher", "serves_nothing_implicitly", "start_watcher", "stop_watcher"]
 
 logger = get_logger("tppc_router.configfile.watcher")
 
 POLL_INTERVAL = 0.5  # seconds between looks unless runtime.watch_interval says otherwise (0: no watching)
+SETTLE = 0.1  # seconds a changed file must hold still before it is read for good
 _REHASH_EVERY = 10  # looks: catch an edit that kept the size and landed within the mtime granularity
 
 
 class ConfigWatcher:
     """Watches one runtime's config file; :meth:`check` is one look, :meth:`run` looks forever."""
 
-    def __init__(self, runtime: Runtime, *, interval: float = POLL_INTERVAL, store: ConfigStore | None = None):
+    def __init__(self, runtime: Runtime, *, interval: float = POLL_INTERVAL, store: ConfigStore | None = None,
+                 settle: float = SETTLE):
         self.runtime = runtime
         self.interval = interval
+        self.settle = settle
         self.store = store or store_for(runtime)
         self._stamp: tuple[int, int, int] | None = None
         self._seen: str | None = None  # hash of the content last judged (applied or refused)
@@ -75,8 +84,24 @@ class ConfigWatcher:
         if digest in (self._seen, self.store.known_hash):
             self._seen = digest
             return None
+        if not await self._settled():
+            return None  # still being written: judged at a later look, once it holds still
         async with self.runtime.write_lock:
             return await self._judge()
+
+    async def _settled(self) -> bool:
+        """Debounce: wait ``settle`` seconds; True when the file did not change meanwhile."""
+        before = self._stamp
+        await asyncio.sleep(self.settle)
+        path = self.store.path
+        try:
+            info = os.stat(path) if path is not None else None
+        except OSError:
+            return False
+        if info is not None and (info.st_mtime_ns, info.st_size, info.st_ino) != before:
+            self._stamp = None  # look again next time
+            return False
+        return True
 
     async def _judge(self) -> str | None:
         try:
@@ -94,12 +119,16 @@ class ConfigWatcher:
         except ConfigError as exc:
             self._refuse(exc.problems)
             return "rejected"
+        emptied = serves_nothing_implicitly(text, settings, self.runtime.file_settings)
+        if emptied is not None:
+            self._refuse([emptied])
+            return "rejected"
         if settings == self.runtime.file_settings:
             self.store.known_hash = digest
             self._count("unchanged")
             return "unchanged"
         try:
-            self.runtime.apply(settings)
+            await asyncio.to_thread(self.runtime.apply, settings)  # building the router: off the event loop
         except Exception as exc:  # noqa: BLE001 - a refused reload must not stop the watcher
             self._refuse([f"<router>: the router refused the config ({type(exc).__name__})"])
             return "rejected"
@@ -127,6 +156,26 @@ class ConfigWatcher:
             except Exception:
                 logger.exception("config watcher: unexpected error; still watching %s", self.store.source)
             await asyncio.sleep(self.interval)
+
+
+def serves_nothing_implicitly(text: str, new: Settings, current: Settings | None) -> str | None:
+    """Why ``text`` must not replace a config that serves providers, or None: an empty file, or one that
+    serves no provider without saying ``providers: []`` (a truncated or half-saved file, most likely)."""
+    if not text.strip():
+        return "<file>: the file is empty; still serving the previous config (write `providers: []` to serve none)"
+    if current is None or not (current.tppc.providers or current.packycode.enabled):
+        return None
+    if new.tppc.providers or new.packycode.enabled:
+        return None
+    try:
+        data = parse_yaml(text)
+    except ConfigError:
+        return None
+    section = data.get("tppc")
+    if isinstance(section, dict) and isinstance(section.get("providers"), list):
+        return None  # it says so explicitly
+    return ("tppc.providers: missing, so no provider would serve; still serving the previous config "
+            "(write `providers: []` to serve none)")
 
 
 def start_watcher(runtime: Runtime, *, interval: float = POLL_INTERVAL) -> asyncio.Task[None]:
