@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import tppc_router.server  # noqa: F401 - loads the server package before the watcher (import order)
 from tppc_router.config.loader import load_settings
 from tppc_router.configfile.watcher import ConfigWatcher
 from tppc_router.routing.router import TppcRouter
