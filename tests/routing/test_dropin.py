@@ -199,3 +199,16 @@ def test_no_tppc_settings_ignores_tppc_env(monkeypatch: pytest.MonkeyPatch) -> N
         assert router.tppc_settings.tppc.providers == []
     finally:
         router.close()
+
+
+def test_added_deployment_survives_reload(make_router: RouterFactory, sims: dict[str, ProviderSimulator]) -> None:
+    """A deployment added with add_deployment() still serves its group after reload()."""
+    from litellm.types.router import Deployment, LiteLLM_Params
+
+    router = make_router(model_list=USER_GROUP)
+    router.add_deployment(Deployment(model_name="added", litellm_params=LiteLLM_Params(
+        model="openai/gpt-4o", api_key="sk-fake-added", mock_response="still here")))
+    router.reload(load_settings(text=config_text(sims, ("backup",))))
+    assert router.completion(model="added", messages=MESSAGES).choices[0].message.content == "still here"
+    assert router.completion(model="mine", messages=MESSAGES).choices[0].message.content == "from my own group"
+    assert router.completion(model="gpt-5", messages=MESSAGES)._hidden_params["tppc_provider"] == "backup"

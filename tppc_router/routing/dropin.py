@@ -18,6 +18,7 @@ __all__ = [
     "add_model_hint",
     "fallback_groups",
     "group_names",
+    "own_deployments",
     "pop_fallback_overrides",
     "tppc_deployments",
 ]
@@ -45,6 +46,18 @@ def tppc_deployments(model_list: Sequence[Mapping[str, Any]]) -> list[dict[str, 
         entry["model_info"] = {**dict(entry.get("model_info") or {}), "cooldown_time": 0}
         out.append(entry)
     return out
+
+
+def own_deployments(router: Any) -> list[dict[str, Any]] | None:
+    """The caller's deployments the wrapped router holds now (``add_deployment()`` ones included,
+    ours left out), or None when the router cannot list them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            listed = list(router.model_list or [])
+        except Exception:  # noqa: BLE001 - a router that cannot list: keep the constructor's list
+            return None
+    return [dict(d) for d in listed if isinstance(d, Mapping) and "tppc_provider" not in (d.get("model_info") or {})]
 
 
 def pop_fallback_overrides(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from tppc_router.routing.stream import FailoverStream
 from tppc_router.routing.litellm_streams import as_litellm_stream
 from tppc_router.routing.dropin import (
     fallback_groups,
+    own_deployments,
     pop_fallback_overrides,
     tppc_deployments,
     add_model_hint,
@@ -129,9 +130,12 @@ class TppcRouter:
 
         return cls(load_settings(path), *router_args, **router_kwargs)
 
-    def _build(self, settings: Settings) -> _State:
+    def _build(self, settings: Settings, own: Sequence[Mapping[str, Any]] | None = None) -> _State:
+        """A wrapped router with the caller's deployments (``own``, default: the constructor's
+        ``model_list``), then ours."""
         litellm = load_litellm()
-        model_list = [dict(d) for d in self._extra] + tppc_deployments(build_model_list(settings))
+        mine = [dict(d) for d in (self._extra if own is None else own)]
+        model_list = mine + tppc_deployments(build_model_list(settings))
         if self._router_args:
             router = litellm.Router(model_list, *self._router_args, **self._router_kwargs)
         else:
@@ -166,7 +170,7 @@ class TppcRouter:
         rate-limit block): the old credential's failures say nothing about the new one.
         Returns the names of those providers.
         """
-        new = self._build(settings)
+        new = self._build(settings, own_deployments(self._state.router))  # add_deployment() ones too
         before = {c.provider: (c.base_url, c.api_key.get_secret_value()) for c in self._state.chain}
         removed = set(before) - {c.provider for c in new.chain}
         fresh = [c for c in new.chain
