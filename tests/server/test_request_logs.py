@@ -105,3 +105,22 @@ def test_litellm_loggers_are_at_warning(json_log: io.StringIO, live_server: Star
     configure_logging("INFO", "json", stream=stream, litellm_level="INFO")
     logging.getLogger("LiteLLM").info("LiteLLM completion() model= gpt-5")
     assert "completion()" in stream.getvalue()
+
+
+def test_text_lines_of_a_request_end_with_its_id(gateway: LiveServer, primary: ProviderSimulator) -> None:
+    """With text logs, each line written during a request ends with ``[request <id>]``."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    levels = {name: logging.getLogger(name).level for name in LITELLM_LOGGERS}
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream=stream)
+    try:
+        primary.set_fault("status:500")
+        httpx.post(gateway.base_url + "/responses", json=BODY, headers={"x-request-id": "text-1"}, timeout=30)
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    lines = [line for line in stream.getvalue().splitlines() if "tppc_router.routing.failover" in line]
+    assert lines and all(line.endswith(" [request text-1]") for line in lines)

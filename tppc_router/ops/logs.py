@@ -131,13 +131,19 @@ def strip_ansi(text: str) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """``2025-01-01 12:00:00,000 INFO tppc_router.routing.failover: ...``, masked as a whole."""
+    """``2025-01-01 12:00:00,000 INFO tppc_router.routing.failover: ...``, masked as a whole; a line
+    written during a gateway request ends with ``[request <id>]``."""
 
     def __init__(self, fmt: str = TEXT_FORMAT) -> None:
         super().__init__(fmt)
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask_text(strip_ansi(super().format(record)))
+        line = super().format(record)
+        rid = getattr(record, "request_id", None)
+        if isinstance(rid, str):
+            first, newline, rest = line.partition("\n")  # after the message, before a traceback
+            line = f"{first} [request {rid}]{newline}{rest}"
+        return mask_text(strip_ansi(line))
 
 
 # Attributes every LogRecord has; anything else came from ``extra=``.
