@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextvars import ContextVar
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["Portal", "SyncStream"]
+__all__ = ["BLOCKING_OK", "Portal", "SyncStream"]
 
 T = TypeVar("T")
 _SYNC_WORKERS = 64  # concurrent sync (non-streaming) calls in flight per router
+
+# True while a coroutine runs on its caller's own thread (Portal.run): a sync litellm call may
+# then block right there instead of hopping to a worker thread; nothing else shares that loop.
+BLOCKING_OK: ContextVar[bool] = ContextVar("tppc_router_blocking_ok", default=False)
+_caller = threading.local()
 
 
 class Portal:
@@ -48,6 +54,26 @@ class Portal:
             coro.close()
             raise RuntimeError("sync TppcRouter methods cannot be called from the router's own loop")
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the calling thread's own event loop (one per thread, kept): a sync,
+        non-streaming call then costs no thread hop. From a thread that already runs a loop it
+        goes to the portal loop instead (:meth:`call`)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            return self.call(coro)
+        loop: asyncio.AbstractEventLoop | None = getattr(_caller, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = asyncio.new_event_loop()
+            _caller.loop = loop
+        token = BLOCKING_OK.set(True)
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            BLOCKING_OK.reset(token)
 
     def iterate(self, iterator: AsyncIterator[T]) -> Iterator[T]:
         """Drive an async iterator from sync code, one item at a time."""

@@ -284,8 +284,9 @@ class TppcRouter:
             opened = self._portal.call(self._route("acompletion", model, {"messages": messages, **kwargs},
                                                    responses=False))
             return _as_litellm_type(opened, model, responses=False, portal=self._portal)
-        # Non-streaming sync calls use litellm's sync path (faster than its async one) on a worker thread.
-        return self._portal.call(self._route("completion", model, {"messages": messages, **kwargs}, responses=False))
+        # Non-streaming sync calls run on the caller's thread, through litellm's sync path (faster than its
+        # async one), with no thread hop (Portal.run).
+        return self._portal.run(self._route("completion", model, {"messages": messages, **kwargs}, responses=False))
 
     def responses(self, model: str, input: Any = None, **kwargs: Any) -> Any:
         if model not in self._state.targets:
@@ -293,7 +294,7 @@ class TppcRouter:
         if kwargs.get("stream"):
             opened = self._portal.call(self._route("aresponses", model, {"input": input, **kwargs}, responses=True))
             return _as_litellm_type(opened, model, responses=True, portal=self._portal)
-        return self._portal.call(self._route("responses", model, {"input": input, **kwargs}, responses=True))
+        return self._portal.run(self._route("responses", model, {"input": input, **kwargs}, responses=True))
 
     async def _direct(self, method: str, model: str, **kwargs: Any) -> Any:
         router = self._state.router

@@ -23,6 +23,7 @@ from tppc_router.routing._litellm import load_litellm
 from tppc_router.routing.dropin import PINNED_CALL_FLAGS
 from tppc_router.routing.engine import Target
 from tppc_router.routing.pipeline import Outgoing
+from tppc_router.routing.portal import BLOCKING_OK
 from tppc_router.routing.trackers import SSEEvent
 
 if TYPE_CHECKING:  # importing the package (and TppcRouter) stays free of httpx
@@ -62,6 +63,10 @@ class LiteLLMSender:
     async def send(self, out: Outgoing) -> Any:
         owner, kwargs = self._call(out)
         function = getattr(owner, self.method)
+        if not self.method.startswith("a") and BLOCKING_OK.get():
+            # A sync caller's own loop (Portal.run): litellm's sync call runs right here, bounded
+            # by its own timeout; nothing else waits on this loop.
+            return function(**kwargs)
         async with asyncio.timeout(out.timeout + 1.0):
             if self.method.startswith("a"):
                 return await function(**kwargs)
