@@ -182,9 +182,6 @@ class LitellmCallLogger:
         """Log ``call`` (a :class:`LoggedCall` or the pipeline's ``CallRecord``) to LiteLLM's callbacks."""
         from tppc_router.routing._litellm import load_litellm
 
-        if getattr(call, "via", "httpx") == "litellm":
-            return  # sent through litellm, which logs those calls itself (per attempt, for now)
-
         litellm = load_litellm()
         if not callbacks_configured(litellm):
             return

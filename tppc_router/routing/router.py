@@ -25,6 +25,7 @@ from tppc_router.config.schema import Settings
 from tppc_router.config.deployments import Credential, build_model_list, credential_chain
 from tppc_router.routing.engine import Target
 from tppc_router.errors import Attempt
+from tppc_router.routing.litellm_logging import LitellmCallLogger
 from tppc_router.routing.observe import CompositeObserver, FailoverLog, ProviderStats
 from tppc_router.routing.policy import policy_from_settings
 from tppc_router.routing.portal import Portal, SyncStream
@@ -67,7 +68,7 @@ class TppcRouter:
 
     # Our own members: reads and writes of any other name reach the wrapped litellm.Router.
     _OWN: ClassVar[frozenset[str]] = frozenset({
-        "policy", "clock", "breakers", "stats", "observer", "pipeline", "engine", "affinity",
+        "policy", "clock", "breakers", "stats", "observer", "litellm_logging", "pipeline", "engine", "affinity",
         "_owns_breakers", "_extra", "_router_args", "_router_kwargs", "_writes", "_portal", "_state", "_reloads",
     })
 
@@ -96,7 +97,8 @@ class TppcRouter:
             settings, failure_threshold=self.policy.failure_threshold, cooldown_s=self.policy.cooldown_s, clock=clock
         )
         self.stats = ProviderStats()
-        self.observer = CompositeObserver([self.stats, FailoverLog(), *observers])
+        self.litellm_logging = LitellmCallLogger(model_for=self._model_of, api_base_for=self._api_base_of)
+        self.observer = CompositeObserver([self.stats, FailoverLog(), self.litellm_logging, *observers])
         self.pipeline = Pipeline(self.policy, self.breakers, clock=clock, observer=self.observer)
         self.engine = self.pipeline.engine
         self.affinity = self.pipeline.affinity
@@ -162,6 +164,13 @@ class TppcRouter:
 
     def targets(self, group: str) -> list[Target]:
         return list(self._state.targets.get(group, []))
+
+    def _model_of(self, group: str) -> str | None:
+        targets = self._state.targets.get(group)
+        return targets[0].model if targets else None
+
+    def _api_base_of(self, provider: str) -> str | None:
+        return next((t.base_url for ts in self._state.targets.values() for t in ts if t.provider == provider), None)
 
     def reload(self, settings: Settings) -> list[str]:
         """Swap the deployments atomically; calls in flight finish on what they started with.

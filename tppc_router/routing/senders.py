@@ -52,6 +52,7 @@ class LiteLLMSender:
         kw = dict(out.body)
         kw["num_retries"] = 0
         kw["timeout"] = out.timeout
+        kw["no-log"] = True  # LiteLLM's callbacks see the logical call once (routing/litellm_logging), not each attempt
         if target.call_group:  # one attempt, no litellm fallbacks or cooldowns: the pipeline decides
             return self.router, {"model": target.call_group, **kw, **PINNED_CALL_FLAGS}
         # A per-request credential: no deployment holds it, so the defaults are added here.

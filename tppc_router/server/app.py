@@ -48,22 +48,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def install_litellm_logging(runtime: Runtime) -> LitellmCallLogger:
-    """LiteLLM's configured callbacks see each gateway call once (``runtime.litellm_logging``)."""
-    if runtime.litellm_logging is not None:
-        return runtime.litellm_logging
-    tppc = runtime.router
-
-    def model_for(group: str) -> str | None:
-        targets = tppc.targets(group)
-        return targets[0].model if targets else None
-
-    def api_base_for(provider: str) -> str | None:
-        return next((t.base_url for g in tppc.model_groups() for t in tppc.targets(g) if t.provider == provider), None)
-
-    call_logger = LitellmCallLogger(model_for=model_for, api_base_for=api_base_for)
-    tppc.observer.add(call_logger)
-    runtime.litellm_logging = call_logger
-    return call_logger
+    """LiteLLM's configured callbacks see each gateway call once: the router's own logger
+    (``TppcRouter.litellm_logging``), kept on ``runtime.litellm_logging`` so shutdown drains it."""
+    if runtime.litellm_logging is None:
+        runtime.litellm_logging = runtime.router.litellm_logging
+    return runtime.litellm_logging
 
 
 def create_app(
