@@ -19,7 +19,7 @@ Logger names (see :data:`LOGGERS`)::
     tppc_router.routing.upstream         the gateway's raw provider calls
     tppc_router.server           the gateway process, config applied
     tppc_router.management       every management write
-    tppc_router.configfile.watcher          hand edits of the config file, applied or refused
+    tppc_router.server.watcher          hand edits of the config file, applied or refused
     tppc_router.state            the shared (Redis) breaker state: lost, back
     LiteLLM, LiteLLM Router, LiteLLM Proxy     litellm
     uvicorn.error, uvicorn.access              the HTTP server
@@ -81,7 +81,7 @@ LOGGERS: Mapping[str, str] = {
     "tppc_router.routing.upstream": "the gateway's raw provider calls",
     "tppc_router.server": "the gateway process; config applied",
     "tppc_router.management": "every management write",
-    "tppc_router.configfile.watcher": "hand edits of the config file, applied or refused",
+    "tppc_router.server.watcher": "hand edits of the config file, applied or refused",
     "tppc_router.state": "the shared (Redis) breaker state: lost, back",
     "tppc_router.sim": "the provider simulator",
 }

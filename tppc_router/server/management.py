@@ -9,7 +9,7 @@ counted in ``runtime.management_writes`` by outcome, and passed to each callable
 in ``runtime.write_hooks``.
 
 The router's own lifespan (merged into the app's) hashes a plaintext management
-secret at startup and runs the config file watcher (:mod:`tppc_router.configfile.watcher`).
+secret at startup and runs the config file watcher (:mod:`tppc_router.server.watcher`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tppc_router.configfile.store import ConfigStore, Mutator, store_for
 from tppc_router.errors import ConfigError, ManagementError
 from tppc_router.masking import get_logger, mask_text, mask_url, secrets
 from tppc_router.configfile.edits import add_provider, patch_provider, remove_provider, replace_providers
-from tppc_router.configfile.watcher import POLL_INTERVAL, start_watcher, stop_watcher
+from tppc_router.server.watcher import POLL_INTERVAL, start_watcher, stop_watcher
 from tppc_router.server.mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
 from tppc_router.server.config_errors import management_error, map_config_errors
 from tppc_router.server.envpolicy import allowed_env, env_guard, write_problems

@@ -27,7 +27,7 @@ from tppc_router.server.lockout import LogBudget
 from tppc_router.masking import get_logger
 
 if TYPE_CHECKING:  # these modules import Runtime
-    from tppc_router.configfile.watcher import ConfigWatcher
+    from tppc_router.server.watcher import ConfigWatcher
     from tppc_router.routing.litellm_logging import LitellmCallLogger
     from tppc_router.server.management import WriteEvent
     from tppc_router.server.mgmt_auth import ManagementAuth

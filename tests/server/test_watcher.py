@@ -15,7 +15,7 @@ from tppc_router.configfile.edits import patch_provider
 from tppc_router.routing.router import TppcRouter
 from tppc_router.server.mgmt_auth import is_bcrypt_hash
 from tppc_router.server.runtime import Runtime
-from tppc_router.configfile.watcher import ConfigWatcher, start_watcher, stop_watcher
+from tppc_router.server.watcher import ConfigWatcher, start_watcher, stop_watcher
 
 KEY = "sk-canary-watch-1a2b3c4d"
 CONFIG = f"""\
@@ -74,7 +74,7 @@ async def test_invalid_hand_edit_is_refused_with_each_problem_logged(
     reloads, settings = runtime.router.reloads, runtime.file_settings
     edit(path, "base-url: https://alpha.invalid/v1", "base-url: nope")
     edit(path, "models: [gpt-5]", "models: [gpt-5, a/b]")
-    with caplog.at_level(logging.ERROR, logger="tppc_router.configfile.watcher"):
+    with caplog.at_level(logging.ERROR, logger="tppc_router.server.watcher"):
         assert await watcher.check() == "rejected"
     lines = [r.getMessage() for r in caplog.records]
     assert any("still serving the previous config (2 problem(s))" in line for line in lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tppc_router.config.loader import load_settings
-from tppc_router.configfile.watcher import ConfigWatcher
+from tppc_router.server.watcher import ConfigWatcher
 from tppc_router.routing.router import TppcRouter
 from tppc_router.server.runtime import Runtime
 

@@ -32,7 +32,7 @@ from tppc_router.masking import get_logger
 
 __all__ = ["POLL_INTERVAL", "SETTLE", "ConfigWatcher", "serves_nothing_implicitly", "start_watcher", "stop_watcher"]
 
-logger = get_logger("tppc_router.configfile.watcher")
+logger = get_logger("tppc_router.server.watcher")
 
 POLL_INTERVAL = 0.5  # seconds between looks unless runtime.watch_interval says otherwise (0: no watching)
 SETTLE = 0.1  # seconds a changed file must hold still before it is read for good
