@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from tppc_router.envref import parse_env_reference
 
@@ -94,6 +94,12 @@ class SecretRegistry:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._secrets)
+
+    def forget(self, secrets: Iterable[str]) -> None:
+        """Stop scrubbing ``secrets`` (keys no longer configured: a deleted provider's)."""
+        gone = frozenset(secrets)
+        with self._lock:
+            self._secrets = self._secrets - gone
 
     def scrub(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):

@@ -428,3 +428,52 @@ def test_control_characters_in_names_never_reach_the_log(sims: dict[str, Provide
             assert client.post(MGMT, json=body).status_code == 422
     for record in caplog.records:
         assert not any(c in record.getMessage() for c in "\n\x1b\x00"), record.getMessage()
+
+
+USERINFO_PASSWORD = "userinfo-secret-9f8e7d6c5b4a"
+
+
+def test_base_url_userinfo_never_shown(sims: dict[str, ProviderSimulator], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials in a base-url's userinfo stay out of the start-up lines, GET and ``export`` (without
+    --include-secrets), which still writes them with it."""
+    import subprocess
+    import sys
+
+    from tppc_router.cli.serve import startup_lines
+
+    url = sims["primary"].url.replace("http://", f"http://relay:{USERINFO_PASSWORD}@")
+    text = (f"tppc:\n  models: [gpt-5]\n  providers:\n"
+            f"    - {{name: primary, base-url: \"{url}\", api-key: {CANARY_PRIMARY}}}\n"
+            f"remote-management:\n  secret-key: {MGMT_KEY}\n")
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    settings = load_settings(path, env={})
+    assert USERINFO_PASSWORD not in "\n".join(startup_lines(settings, "127.0.0.1", 8317, env={}))
+    with Served(settings) as served, httpx.Client(base_url=served.url, timeout=10) as client:
+        shown = client.get(MGMT, headers={"x-management-key": MGMT_KEY}).text
+        assert USERINFO_PASSWORD not in shown and "relay:" in shown
+    command = [sys.executable, "-m", "tppc_router.cli.main", "export", str(path)]
+    exported = subprocess.run(command, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+    assert exported.returncode == 0, exported.stderr
+    assert USERINFO_PASSWORD not in exported.stdout + exported.stderr
+    full = subprocess.run([*command, "--include-secrets"], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert USERINFO_PASSWORD in full.stdout
+
+
+def test_deleted_provider_leaves_no_metrics_or_secret(sims: dict[str, ProviderSimulator]) -> None:
+    """Deleting a provider drops its /metrics series and forgets its key from the scrub list."""
+    from tppc_router.masking import secrets
+
+    with serving(sims, **{"remote-management": {"secret-key": MGMT_KEY}}) as (_, client):
+        sims["primary"].set_fault("status:500")
+        assert client.post("/v1/responses", json=RESPONSES).status_code == 200  # primary failed, backup served
+        assert 'provider="primary"' in client.get("/metrics").text
+        deleted = client.delete(MGMT, params={"name": "primary"}, headers={"x-management-key": MGMT_KEY})
+        assert deleted.status_code == 200, deleted.text
+        metrics = client.get("/metrics").text
+        assert 'provider="primary"' not in metrics and 'from_provider="primary"' not in metrics
+        assert 'provider="backup"' in metrics
+        assert CANARY_PRIMARY not in set(secrets)
+        assert CANARY_BACKUP in set(secrets)

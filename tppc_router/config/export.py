@@ -29,6 +29,7 @@ import yaml
 
 from tppc_router.config.deployments import Credential, build_model_list, credential_chain
 from tppc_router.config.schema import Settings
+from tppc_router.masking import mask_url
 from tppc_router.envref import env_reference
 
 __all__ = [
@@ -171,8 +172,8 @@ def litellm_config(settings: Settings, *, include_secrets: bool = False) -> Lite
     """A LiteLLM config for ``settings`` that ``litellm.Router(model_list=..., **router_settings)``
     and ``litellm --config`` accept: LiteLLM does the routing, no tppc-router at runtime.
 
-    With ``include_secrets=True`` literal keys are written as they are;
-    references stay references either way.
+    With ``include_secrets=True`` literal keys (and credentials in a base-url) are written
+    as they are; references stay references either way.
     """
     values, moved = _key_values(credential_chain(settings), include_secrets)
     model_list = build_model_list(settings, include_secrets=False)
@@ -180,6 +181,8 @@ def litellm_config(settings: Settings, *, include_secrets: bool = False) -> Lite
         params = deployment["litellm_params"]
         params["api_key"] = values[deployment["model_info"]["tppc_provider"]]
         params["stream_timeout"] = settings.router.first_byte_timeout
+        if not include_secrets and isinstance(params.get("api_base"), str):
+            params["api_base"] = mask_url(params["api_base"])  # credentials in a base-url's userinfo, too
     return LitellmExport({"model_list": model_list, "router_settings": router_settings(settings, model_list)}, moved)
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from tppc_router.config.schema import Settings, kebab
+from tppc_router.config.yamlsafe import load_yaml
 from tppc_router.config.sources import fold, yaml_data
 from tppc_router.errors import ConfigError
 from tppc_router.masking import mask_text
@@ -40,7 +41,7 @@ def config_path(cli_value: str | os.PathLike[str] | None = None, env: Mapping[st
 def parse_yaml(text: str, source: str = "<string>") -> dict[str, Any]:
     """Parse YAML text into a dict with snake_case keys; errors name the line."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text, source)  # duplicate keys and alias bombs refused
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"

@@ -115,6 +115,24 @@ class Metrics:
                               ["provider", "outcome"], registry=r)
         r.register(_RouterCollector(self))
 
+    def forget_providers(self, names: Iterable[str]) -> None:
+        """Drop every series labelled with one of ``names`` (providers no longer configured), so
+        deleted providers do not stay in /metrics forever."""
+        gone = set(names)
+        if not gone:
+            return
+        labelled = ((self.requests, ("provider", "outcome")), (self.latency, ("provider",)),
+                    (self.ttft, ("provider",)), (self.failovers, ("from_provider", "to_provider", "reason")),
+                    (self.tokens, ("provider", "model", "kind")),
+                    (self.breaker_transitions, ("provider", "model", "to_state")),
+                    (self.credentials, ("provider", "source", "outcome")), (self.probes, ("provider", "outcome")))
+        for metric, names_ in labelled:
+            series = {tuple(sample.labels[n] for n in names_) for family in metric.collect()
+                      for sample in family.samples if all(n in sample.labels for n in names_)}
+            for values in series:
+                if gone & {v for n, v in zip(names_, values, strict=True) if "provider" in n}:
+                    metric.remove(*values)
+
     # -- wiring ---------------------------------------------------------------------
 
     @property

@@ -24,7 +24,7 @@ from tppc_router.ops.metrics import Metrics
 from tppc_router.routing.router import TppcRouter
 from tppc_router.routing.upstream import Upstream
 from tppc_router.server.lockout import LogBudget
-from tppc_router.masking import get_logger
+from tppc_router.masking import get_logger, secrets
 
 if TYPE_CHECKING:  # these modules import Runtime
     from tppc_router.server.watcher import ConfigWatcher
@@ -51,6 +51,16 @@ def effective_settings(settings: Settings, override: bool | None) -> Settings:
         providers = [p.model_copy(update={"enabled": False}) for p in settings.tppc.providers]
         return _with_providers(settings, providers)
     return settings
+
+
+def _provider_names(settings: Settings) -> set[str]:
+    return {p.name for p in settings.tppc.providers} | ({"packycode"} if settings.packycode.enabled else set())
+
+
+def _secret_values(settings: Settings) -> set[str]:
+    keys = [p.api_key for p in settings.tppc.providers] + [settings.packycode.credentials.openai_api_key]
+    keys += [*settings.server.api_keys, settings.remote_management.secret_key]
+    return {k.get_secret_value() for k in keys if k is not None}
 
 
 @dataclass
@@ -107,6 +117,7 @@ class Runtime:
         Returns the providers whose key or base-url changed: they start with fresh breakers and
         rate-limit state (one log line each says so).
         """
+        before = self.file_settings or self.router.tppc_settings
         fresh = self.router.reload(self.effective(settings)) or []
         for provider in fresh:
             logger.info("provider %s: key or base-url changed: fresh breaker and rate-limit state", provider,
@@ -114,6 +125,8 @@ class Runtime:
         self.file_settings = settings
         if self.metrics is not None:
             self.metrics.record_credentials(self.router.tppc_settings)
+            self.metrics.forget_providers(_provider_names(before) - _provider_names(settings))
+        secrets.forget(_secret_values(before) - _secret_values(settings))  # a deleted provider's key
         log_router_state(self.router)
         return fresh
 
