@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from tppc_router.configfile.store import ConfigStore, Mutator, store_for
+from tppc_router.configfile.store import ConfigStore, Mutator
 from tppc_router.errors import ConfigError, ManagementError
 from tppc_router.masking import get_logger, mask_text, mask_url, secrets
 from tppc_router.configfile.edits import add_provider, patch_provider, remove_provider, replace_providers
@@ -36,6 +36,7 @@ from tppc_router.server.watcher import POLL_INTERVAL, start_watcher, stop_watche
 from tppc_router.server.mgmt_auth import Caller, ManagementAuthError, hash_secret_on_load, require_management, runtime_of
 from tppc_router.server.config_errors import management_error, map_config_errors
 from tppc_router.server.envpolicy import allowed_env, env_guard, write_problems
+from tppc_router.server.deps import RuntimeDep, StoreDep
 from tppc_router.server.runtime import Runtime
 
 __all__ = ["WriteEvent", "record_write", "router", "tppc_view"]
@@ -295,10 +296,9 @@ async def _commit(runtime: Runtime, store: ConfigStore, mutator: Mutator) -> tup
 
 
 async def _write(
-    request: Request, caller: Caller, prepare: Callable[[Any], Mutator], *, body: bool = True, status: int = 200,
+    request: Request, runtime: Runtime, store: ConfigStore, caller: Caller, prepare: Callable[[Any], Mutator], *,
+    body: bool = True, status: int = 200,
 ) -> JSONResponse:
-    runtime = runtime_of(request)
-    store = store_for(runtime)
     method = request.method
     try:
         with map_config_errors():
@@ -324,17 +324,17 @@ async def _write(
 
 
 @router.get("/tppc")
-async def get_tppc(request: Request, caller: CallerDep) -> JSONResponse:
+async def get_tppc(runtime: RuntimeDep, caller: CallerDep) -> JSONResponse:
     """The providers (keys masked) with their live state, and whether --tppc/--no-tppc is in force."""
-    return JSONResponse({"tppc": tppc_view(runtime_of(request))})
+    return JSONResponse({"tppc": tppc_view(runtime)})
 
 
 @router.put("/tppc")
-async def put_tppc(request: Request, caller: CallerDep) -> JSONResponse:
+async def put_tppc(request: Request, runtime: RuntimeDep, store: StoreDep, caller: CallerDep) -> JSONResponse:
     """Replace the provider list (and ``models`` when given)."""
     env = os.environ
 
-    limit = runtime_of(request).settings.server.limits.max_providers
+    limit = runtime.settings.server.limits.max_providers
 
     def prepare(body: Any) -> Mutator:
         providers, set_models, models = _put_parts(body)
@@ -342,11 +342,11 @@ async def put_tppc(request: Request, caller: CallerDep) -> JSONResponse:
             raise _invalid(f"providers: {len(providers)} providers, more than server.limits.max-providers ({limit})")
         return lambda doc: replace_providers(doc, providers, env, models=models, set_models=set_models)
 
-    return await _write(request, caller, prepare)
+    return await _write(request, runtime, store, caller, prepare)
 
 
 @router.patch("/tppc")
-async def patch_tppc(request: Request, caller: CallerDep) -> JSONResponse:
+async def patch_tppc(request: Request, runtime: RuntimeDep, store: StoreDep, caller: CallerDep) -> JSONResponse:
     """Change some fields of one provider, chosen by ``name`` or ``index``."""
     env = os.environ
 
@@ -359,11 +359,11 @@ async def patch_tppc(request: Request, caller: CallerDep) -> JSONResponse:
         value = _object(body.get("value"), "value")
         return lambda doc: patch_provider(doc, value, env, name=name, index=index)
 
-    return await _write(request, caller, prepare)
+    return await _write(request, runtime, store, caller, prepare)
 
 
 @router.post("/tppc")
-async def post_tppc(request: Request, caller: CallerDep) -> JSONResponse:
+async def post_tppc(request: Request, runtime: RuntimeDep, store: StoreDep, caller: CallerDep) -> JSONResponse:
     """Add one provider; 409 when the name is taken (case-insensitive)."""
     env = os.environ
 
@@ -371,12 +371,12 @@ async def post_tppc(request: Request, caller: CallerDep) -> JSONResponse:
         value = _object(body, "<body>")
         return lambda doc: add_provider(doc, value, env)
 
-    return await _write(request, caller, prepare, status=201)
+    return await _write(request, runtime, store, caller, prepare, status=201)
 
 
 @router.delete("/tppc")
-async def delete_tppc(request: Request, caller: CallerDep, name: str | None = None,
-                      index: str | None = None) -> JSONResponse:
+async def delete_tppc(request: Request, runtime: RuntimeDep, store: StoreDep, caller: CallerDep,
+                      name: str | None = None, index: str | None = None) -> JSONResponse:
     """Remove the provider ``?name=`` (or ``?index=``)."""
 
     def prepare(_: Any) -> Mutator:
@@ -389,4 +389,4 @@ async def delete_tppc(request: Request, caller: CallerDep, name: str | None = No
             at = int(index)
         return lambda doc: remove_provider(doc, name=name, index=at)
 
-    return await _write(request, caller, prepare, body=False)
+    return await _write(request, runtime, store, caller, prepare, body=False)
