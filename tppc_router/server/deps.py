@@ -78,7 +78,8 @@ async def json_body(request: Request) -> dict[str, Any]:
                            status_code=400, code="invalid_json") from None
     if not isinstance(body, dict):
         raise GatewayError("The request body must be a JSON object.", status_code=400, code="invalid_json")
-    if json_depth(body, _depth_limit(request)) > _depth_limit(request):
+    limit = _depth_limit(request)
+    if raw.count(b"[") + raw.count(b"{") > limit and json_depth(body, limit) > limit:  # few brackets: shallow
         raise _too_deep(request)
     return body
 

@@ -165,20 +165,18 @@ def check_chat(body: Mapping[str, Any]) -> None:
 
 def json_depth(value: Any, limit: int) -> int:
     """How deeply arrays and objects nest in ``value``, counting no further than ``limit + 1``
-    (so a hostile body costs at most its own size). Iterative: no recursion limit to hit."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if level > deepest:
-            deepest = level
-            if deepest > limit:
-                return deepest
-        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
+    (so a hostile body costs at most its own size). Level by level, without recursion: there is
+    no recursion limit to hit, and only containers are visited (about 3x faster than a stack walk
+    on a Codex body, see bench/bench_guards.py)."""
+    level: list[Any] = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        deeper: list[Any] = []
+        for item in level:
+            children = item.values() if type(item) is dict else item
+            deeper += [c for c in children if type(c) is dict or type(c) is list]
+        level = deeper
+    return depth
