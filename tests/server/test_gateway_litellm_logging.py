@@ -52,17 +52,22 @@ class Recorder:
 
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
-    """A custom logger in ``litellm.callbacks`` for the test, removed afterwards."""
+    """A custom logger as litellm's only callback for the test; litellm's callback lists are restored
+    afterwards. (They start empty: routers built by earlier tests leave callbacks behind, and litellm
+    refuses new ones past its MAX_CALLBACKS.)"""
     litellm = load_litellm()
     rec = Recorder()
-    saved = list(litellm.callbacks)
-    litellm.callbacks = [*saved, rec.logger]
+    names = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
+             "_async_failure_callback")
+    saved = {name: list(getattr(litellm, name)) for name in names}
+    for name in names:
+        setattr(litellm, name, [])
+    litellm.callbacks = [rec.logger]
     try:
         yield rec
     finally:
-        litellm.callbacks = saved
-        for name in ("_async_success_callback", "_async_failure_callback", "success_callback", "failure_callback"):
-            setattr(litellm, name, [cb for cb in getattr(litellm, name) if cb is not rec.logger])
+        for name, value in saved.items():
+            setattr(litellm, name, value)
 
 
 def drain(gateway: LiveServer) -> None:

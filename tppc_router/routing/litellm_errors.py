@@ -93,6 +93,7 @@ def fill_litellm_fields(error: Any, *, model: str | None, provider: str | None) 
     error.num_retries = None
     error.litellm_response_headers = None
     error.param = None
+    error.rate_limit_type = None  # litellm 1.106.2's logging reads it off every RateLimitError
     httpx = sys.modules.get("httpx")
     if httpx is not None:
         request = httpx.Request("POST", "http://tppc-router.invalid")
