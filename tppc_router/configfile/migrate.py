@@ -191,7 +191,7 @@ def _warnings(legacy: PackycodeConfig) -> list[str]:
     if not legacy.privacy.disable_response_storage:
         found.append(
             "packycode.privacy.disable-response-storage is false, but tppc providers use the hard-coded"
-            " default store: false (a request may still set its own)"
+            " default store: false (a request's store: true too, unless router.allow-client-store is true)"
         )
     return found
 
