@@ -1,11 +1,12 @@
 """What the security checks cost: the gateway as ``serve`` runs it vs the same app without them.
 
 Two gateways on the same simulated provider (a child process, see ``_common.SimFleet``), each in
-its own process:
+its own process, both built like ``serve`` builds them (``create_app``, ``configure_logging``):
 
-* **guarded**: ``tppc-router serve`` (the Guard layer: Host, Origin, Content-Type, header and
-  body sizes; uvicorn with the guarded h11 protocol: header timeout, connection cap);
-* **bare**: the same ``create_app`` with the Guard layer removed, under a plain ``uvicorn.Config``.
+* **guarded**: under ``serving.uvicorn_config`` as ``serve`` runs it (the Guard layer: Host,
+  Origin, Content-Type, header and body sizes; the guarded h11 protocol: header timeout,
+  connection cap);
+* **bare**: the Guard layer removed, under a plain ``uvicorn.Config`` with the same keep-alive.
 
 Requests alternate between the two in blocks (sequential, one client, non-streaming and
 streaming ``/v1/responses``), so load drift hits both alike. The request validation
@@ -30,7 +31,6 @@ from pathlib import Path
 import httpx
 from _common import (
     PRIMARY_KEY,
-    ROOT,
     VENV_PY,
     SimFleet,
     environment_line,
@@ -46,14 +46,24 @@ from _common import (
     wait_for_port,
 )
 
-BARE = """
+CHILD = """
 import sys, uvicorn
 from tppc_router.config.loader import load_settings
+from tppc_router.ops.logs import configure_logging
 from tppc_router.server import create_app
 from tppc_router.server.guards import Guard
-app = create_app(load_settings(sys.argv[1]), config_path=sys.argv[1])
-app.user_middleware = [m for m in app.user_middleware if m.cls is not Guard]
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", timeout_keep_alive=120)
+from tppc_router.server.serving import KEEP_ALIVE_S, uvicorn_config
+configure_logging("WARNING", "text")
+settings = load_settings(sys.argv[1])
+app = create_app(settings, config_path=sys.argv[1])
+port = int(sys.argv[2])
+if sys.argv[3] == "guarded":
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=port, log_level="warning")
+else:
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not Guard]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning",
+                            timeout_keep_alive=KEEP_ALIVE_S, server_header=False)
+uvicorn.Server(config).run()
 """
 
 BODY = {"model": "gpt-5", "input": "Say something short.", "store": False}
@@ -94,9 +104,10 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=400, help="timed requests per variant and mode")
     parser.add_argument("--block", type=int, default=20, help="requests per block before switching variant")
     parser.add_argument("--budget-ms", type=float, default=0.3, help="allowed p50 difference (non-streaming)")
+    parser.add_argument("--aa", action="store_true", help="A/A run: both gateways bare (the noise floor)")
     args = parser.parse_args()
     n = 120 if args.quick else args.n
-    header("Security checks: guarded gateway (serve) vs the same app without the Guard layer")
+    header("Security checks: the gateway as serve runs it vs the same app without the Guard layer")
     print(environment_line())
     per_call, items = validation_cost(200 if args.quick else 1000)
     print(f"request validation on a Codex-sized body ({items} input items, 8 tools): {per_call:.1f} us per request")
@@ -106,10 +117,9 @@ def main() -> int:
         cfg.write_text(tppc_yaml(fleet.url("primary"), fleet.url("primary").replace("127.0.0.1", "localhost")))
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         guarded_port, bare_port = free_port(), free_port()
-        guarded = subprocess.Popen([str(ROOT / ".venv" / "bin" / "tppc-router"), "serve", "-c", str(cfg), "--host",
-                                    "127.0.0.1", "--port", str(guarded_port), "--log-level", "warning"],
-                                   env=env, cwd=tmp, start_new_session=True)
-        bare = subprocess.Popen([str(VENV_PY), "-c", BARE, str(cfg), str(bare_port)], env=env, cwd=tmp,
+        guarded = subprocess.Popen([str(VENV_PY), "-c", CHILD, str(cfg), str(guarded_port), "bare" if args.aa else "guarded"], env=env,
+                                   cwd=tmp, start_new_session=True)
+        bare = subprocess.Popen([str(VENV_PY), "-c", CHILD, str(cfg), str(bare_port), "bare"], env=env, cwd=tmp,
                                 start_new_session=True)
         try:
             wait_for_port(guarded_port, proc=guarded)
