@@ -55,14 +55,9 @@ class _Section(BaseModel):
     model_config = _MODEL_CONFIG
 
 
-class ProviderConfig(_Section):
-    """One third-party provider. A disabled provider may be incomplete."""
+class _KeySourced(_Section):
+    """A section holding a key that may come from the environment: records where it came from."""
 
-    name: str = ""
-    enabled: bool = True
-    base_url: str = ""
-    api_key: Secret | None = None
-    order: int | None = None
     # Where the key came from: "literal" or the reference as written ("os.environ/NAME").
     _key_source: str = PrivateAttr(default="literal")
 
@@ -74,6 +69,16 @@ class ProviderConfig(_Section):
     def set_key_source(self, source: str) -> None:
         """Record where the key came from (sanitize does, when it resolves the key)."""
         self._key_source = source
+
+
+class ProviderConfig(_KeySourced):
+    """One third-party provider. A disabled provider may be incomplete."""
+
+    name: str = ""
+    enabled: bool = True
+    base_url: str = ""
+    api_key: Secret | None = None
+    order: int | None = None
 
 
 class TppcSection(_Section):
@@ -176,7 +181,7 @@ class ServerSection(_Section):
     stream_keepalive: float = Field(default=10.0, gt=0, le=300)
 
 
-class RemoteManagementSection(_Section):
+class RemoteManagementSection(_KeySourced):
     secret_key: Secret | None = None
     allow_remote: bool = False
     # Origins (scheme://host[:port]) whose browser requests may reach the management API.
@@ -184,17 +189,6 @@ class RemoteManagementSection(_Section):
     # Environment variables a management write may reference (os.environ/NAME), beyond those the
     # config file referenced at start-up.
     allowed_env: list[str] = Field(default_factory=list)
-    # Where secret-key came from: "literal" or the reference as written.
-    _key_source: str = PrivateAttr(default="literal")
-
-    @property
-    def key_source(self) -> str:
-        """Where the key came from: ``"literal"`` or the reference as written (``os.environ/NAME``)."""
-        return self._key_source
-
-    def set_key_source(self, source: str) -> None:
-        """Record where the key came from (sanitize does, when it resolves the key)."""
-        self._key_source = source
 
 
 class LitellmSettingsSection(_Section):
