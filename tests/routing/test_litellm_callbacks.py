@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,3 +98,58 @@ async def test_every_provider_failing_is_one_failure_event(make_router: RouterFa
         await router.aresponses(model="gpt-5", input="hello")
     await router.litellm_logging.drain()
     assert [(kind, payload["model_group"]) for kind, payload in recorder.events] == [("failure", "gpt-5")]
+
+
+class SyncRecorder:
+    """A LiteLLM CustomLogger with only the sync hooks, as many sync applications write them."""
+
+    def __init__(self) -> None:
+        from litellm.integrations.custom_logger import CustomLogger
+
+        events: list[tuple[str, dict[str, Any]]] = []
+        lock = threading.Lock()
+
+        class _Logger(CustomLogger):  # type: ignore[misc]
+            def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+                with lock:
+                    events.append(("success", kwargs["standard_logging_object"]))
+
+            def log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
+                with lock:
+                    events.append(("failure", kwargs["standard_logging_object"]))
+
+        self.logger = _Logger()
+        self.events = events
+
+
+@pytest.fixture
+def sync_recorder(recorder: Recorder) -> SyncRecorder:
+    """A sync-hooks-only custom logger as litellm's only callback (lists restored by ``recorder``)."""
+    rec = SyncRecorder()
+    load_litellm().callbacks = [rec.logger]
+    return rec
+
+
+def _wait_for(events: list[Any], count: int) -> None:
+    deadline = time.monotonic() + 10.0
+    while len(events) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_sync_call_reaches_sync_only_loggers_once(make_router: RouterFactory, sims: dict[str, ProviderSimulator],
+                                                  sync_recorder: SyncRecorder, api: str) -> None:
+    """A sync completion()/responses() of a tppc group that fails over is one event for a logger that
+    implements only LiteLLM's sync hooks, as a bare litellm.Router's sync call is."""
+    sims["primary"].set_fault("status:503")
+    router = make_router(router={"failure-threshold": 100})
+    if api == "responses":
+        router.responses(model="gpt-5", input="hello")
+    else:
+        router.completion(model="gpt-5", messages=MESSAGES)
+    _wait_for(sync_recorder.events, 1)
+    time.sleep(0.2)  # a second (wrong) event would arrive by now
+    assert [(kind, payload["model_group"]) for kind, payload in sync_recorder.events] == [("success", "gpt-5")]
+    payload = sync_recorder.events[0][1]
+    assert payload["call_type"] == ("responses" if api == "responses" else "completion")
+    assert payload["metadata"]["spend_logs_metadata"]["tppc_provider"] == "backup"

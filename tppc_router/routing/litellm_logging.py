@@ -232,7 +232,10 @@ class LitellmCallLogger:
         from litellm.utils import function_setup
 
         model = self._model(call)
-        call_type = "aresponses" if call.api == "responses" else "acompletion"
+        # A sync caller is logged as LiteLLM logs its sync calls (the sync hooks, e.g. log_success_event).
+        sync = bool(getattr(call, "sync", False))
+        call_type = ("responses" if call.api == "responses" else "completion") if sync else \
+            ("aresponses" if call.api == "responses" else "acompletion")
         call_id = str(uuid.uuid4())
         request = getattr(call, "request", None)
         request_kw: dict[str, Any] = {"input": request if request is not None else ""} if call.api == "responses" \
@@ -257,9 +260,12 @@ class LitellmCallLogger:
         logging_obj.model_call_details["stream"] = call.stream
         if call.ok:
             await logging_obj.dispatch_success_handlers(_result(litellm, call, model), start_time=start,
-                                                        end_time=end, prefer_async_handlers=True)
+                                                        end_time=end, prefer_async_handlers=not sync)
             return
         error = call.error if isinstance(call.error, Exception) else Exception(f"{call.group}: {call.outcome}")
         reason = mask_text(str(error))
+        if sync:
+            logging_obj.failure_handler(error, reason, start, end)
+            return
         await asyncio.to_thread(logging_obj.failure_handler, error, reason, start, end)
         await logging_obj.async_failure_handler(error, reason, start, end)

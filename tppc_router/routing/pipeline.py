@@ -138,6 +138,7 @@ class CallRecord:
     request: Any = None  # Responses ``input`` or chat ``messages``
     response: Any = None  # the answer: a non-streaming result, or a stream's final response mapping
     via: Literal["litellm", "httpx"] = "httpx"  # the sender: through litellm (which also logs each attempt) or raw
+    sync: bool = False  # a sync caller (``completion()`` / ``responses()``): LiteLLM's sync logging hooks apply
 
     @property
     def ok(self) -> bool:
@@ -240,7 +241,7 @@ class Call(Generic[R, I]):
             target.provider if target else None, tuple(attempts), self.pipeline.clock() - self._started, usage, error,
             model=target.model if target else None, api_base=target.base_url if target else None,
             request=self.body.get("input") if self.responses else self.body.get("messages"), response=response,
-            via=via,
+            via=via, sync=not str(getattr(sender, "method", "a")).startswith("a"),
         ))
 
     async def send(self, sender: Sender[R, I]) -> tuple[R, Target, list[Attempt]]:
