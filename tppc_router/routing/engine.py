@@ -2,8 +2,9 @@
 
 It knows nothing of litellm or HTTP. The router and the gateway hand it the
 targets (one per provider for the requested model) and an ``attempt`` function;
-the engine applies the breaker, the same-provider retry (a plain loop asking
-:func:`~tppc_router.routing.failover.decide` after each failure), the
+the engine applies the breaker, the same-provider retry (tenacity, retrying while
+:func:`~tppc_router.routing.failover.decide` allows it; a healthy first attempt builds no
+retry object), the
 failover rules of :mod:`tppc_router.routing.failover`, and records every attempt.
 """
 
@@ -14,6 +15,8 @@ import itertools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_never
 
 from tppc_router.routing.breaker import BreakerRegistry
 from tppc_router.clock import Clock, monotonic
@@ -74,6 +77,20 @@ class AttemptFailed(Exception):
         self.exc = exc
         self.failure = failure
         self.decision = decision
+
+
+class _RetrySame(Exception):
+    """Internal: the attempt failed and the fault table allows another try on the same provider."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__(f"retry the same provider after {delay_s:.3f} s")
+        self.delay_s = delay_s
+
+
+def _decided_wait(state: RetryCallState) -> float:
+    """tenacity wait: the jittered delay :func:`~tppc_router.routing.failover.decide` chose."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    return exc.delay_s if isinstance(exc, _RetrySame) else 0.0
 
 
 @dataclass
@@ -138,9 +155,12 @@ class Engine:
         record_success: bool = True,
     ) -> T:
         breaker = self.breakers.get(target.provider, target.model)
-
         number = 0
-        while True:  # the same-provider retry: as many tries as decide() allows, within the budget
+
+        async def once() -> T:
+            """One attempt: its result, or :class:`_RetrySame` when the fault table allows another
+            try on this provider within the budget, or :class:`AttemptFailed`."""
+            nonlocal number
             number += 1
             started = self.clock()
             try:
@@ -166,8 +186,7 @@ class Engine:
                         decision.cooldown_s or self.policy.auth_cooldown_s,
                     )
                 if decision.retry_same and self.clock() + decision.delay_s < deadline:
-                    await self._sleep(decision.delay_s)
-                    continue
+                    raise _RetrySame(decision.delay_s) from exc
                 raise AttemptFailed(exc, failure, decision) from exc
             if record_success:
                 breaker.record_success()
@@ -175,6 +194,19 @@ class Engine:
             attempts.append(attempt)
             self.observer.on_attempt(attempt)
             return result
+
+        try:
+            return await once()  # the healthy path: no retry machinery at all
+        except _RetrySame as first:
+            await self._sleep(first.delay_s)
+        # The same-provider retry, driven by tenacity: retry while the fault table says so (once()
+        # raises _RetrySame), waiting the delay decide() chose; anything else ends the loop as is.
+        retrying = AsyncRetrying(retry=retry_if_exception_type(_RetrySame), wait=_decided_wait, stop=stop_never,
+                                 sleep=self._sleep, reraise=True)
+        async for try_ in retrying:
+            with try_:
+                return await once()
+        raise AssertionError("unreachable: tenacity returns or raises")  # pragma: no cover
 
     # -- the whole request ----------------------------------------------------------
 

@@ -4,8 +4,8 @@
 :class:`~tppc_router.errors.ProviderError`, ``TimeoutError``) into a
 :class:`Failure`. :func:`decide` applies the fault table to it under a
 :class:`RouterPolicy`; :func:`apply_decision` feeds the result to a breaker. The engine
-(:mod:`tppc_router.routing.engine`) runs the quick same-provider retry (a plain loop),
-asking :func:`decide` after each failure.
+(:mod:`tppc_router.routing.engine`) runs the quick same-provider retry (tenacity, once a first
+attempt has failed), asking :func:`decide` after each failure.
 
 Exceptions are matched by duck typing (class names along the MRO, ``status_code``,
 ``response.headers``), so importing this module never imports litellm, openai or
