@@ -9,53 +9,18 @@ from typing import Any
 
 import pytest
 from .conftest import MESSAGES, RouterFactory
+from litellm_recorder import Recorder, only_callback
 
 from tppc_router.routing._litellm import load_litellm
 from tppc_router.sim import ProviderSimulator
 
 
-class Recorder:
-    """A LiteLLM CustomLogger that keeps (kind, standard logging payload) for every event."""
-
-    def __init__(self) -> None:
-        from litellm.integrations.custom_logger import CustomLogger
-
-        events: list[tuple[str, dict[str, Any]]] = []
-        lock = threading.Lock()
-
-        class _Logger(CustomLogger):  # type: ignore[misc]
-            async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
-                                              end_time: Any) -> None:
-                with lock:
-                    events.append(("success", kwargs["standard_logging_object"]))
-
-            async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
-                                              end_time: Any) -> None:
-                with lock:
-                    events.append(("failure", kwargs["standard_logging_object"]))
-
-        self.logger = _Logger()
-        self.events = events
-
-
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
-    """A custom logger as litellm's only callback for the test; litellm's callback lists are restored
-    afterwards. (They start empty: routers built by earlier tests leave callbacks behind, and litellm
-    refuses new ones past its MAX_CALLBACKS.)"""
-    litellm = load_litellm()
+    """A recording custom logger as litellm's only callback for the test."""
     rec = Recorder()
-    names = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
-             "_async_failure_callback")
-    saved = {name: list(getattr(litellm, name)) for name in names}
-    for name in names:
-        setattr(litellm, name, [])
-    litellm.callbacks = [rec.logger]
-    try:
+    with only_callback(rec.logger):
         yield rec
-    finally:
-        for name, value in saved.items():
-            setattr(litellm, name, value)
 
 
 @pytest.mark.parametrize("api", ["responses", "chat"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,63 +10,20 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from gateway_live import LiveServer
+from litellm_recorder import Recorder, only_callback
 
-from tppc_router.routing._litellm import load_litellm
 from tppc_router.sim import ProviderSimulator
 
 BODY: dict[str, Any] = {"model": "gpt-5", "input": "Tell me something"}
 _WAIT_S = 10.0
 
 
-class Recorder:
-    """A LiteLLM CustomLogger that keeps every standard logging payload it is given."""
-
-    def __init__(self) -> None:
-        from litellm.integrations.custom_logger import CustomLogger
-
-        events: list[tuple[str, dict[str, Any]]] = []
-        lock = threading.Lock()
-
-        class _Logger(CustomLogger):  # type: ignore[misc]
-            async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any,
-                                              end_time: Any) -> None:
-                with lock:
-                    events.append(("success", kwargs["standard_logging_object"]))
-
-            async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any,
-                                              end_time: Any) -> None:
-                with lock:
-                    events.append(("failure", kwargs["standard_logging_object"]))
-
-        self.logger = _Logger()
-        self.events = events
-
-    def wait_for(self, count: int) -> list[tuple[str, dict[str, Any]]]:
-        """The events once ``count`` have arrived (or what arrived within the wait)."""
-        deadline = time.monotonic() + _WAIT_S
-        while len(self.events) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return list(self.events)
-
-
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
-    """A custom logger as litellm's only callback for the test; litellm's callback lists are restored
-    afterwards. (They start empty: routers built by earlier tests leave callbacks behind, and litellm
-    refuses new ones past its MAX_CALLBACKS.)"""
-    litellm = load_litellm()
+    """A recording custom logger as litellm's only callback for the test."""
     rec = Recorder()
-    names = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
-             "_async_failure_callback")
-    saved = {name: list(getattr(litellm, name)) for name in names}
-    for name in names:
-        setattr(litellm, name, [])
-    litellm.callbacks = [rec.logger]
-    try:
+    with only_callback(rec.logger):
         yield rec
-    finally:
-        for name, value in saved.items():
-            setattr(litellm, name, value)
 
 
 def drain(gateway: LiveServer) -> None:
